@@ -1,0 +1,1 @@
+"""Demo REST API with the same health and configuration contract as Integrador's."""

@@ -1,0 +1,1 @@
+"""Demo WebSocket gateway relaying Redis pub/sub messages to browser clients."""

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the local stand-ins for the upstream images the roles use, plus the
+# systemd "laptop" image the Molecule scenarios converge. Uses Docker's layer
+# cache, so a second run takes a few seconds.
+#
+# Where an image registry is reachable, the stand-ins are built FROM the
+# upstream images (pgvector/pgvector:pg16, redis:7-alpine, debian:trixie);
+# where none is (our CI machines), FROM a trixie root filesystem made with
+# debootstrap from the mirror this machine's apt is configured with.
+#
+# Usage: tests/images/build.sh [--offline|--online]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+prefix="${INTEGRADOR_TEST_IMAGE_PREFIX:-integrador-test}"
+base="$prefix/base:trixie"
+
+log() { printf '[images] %s\n' "$*" >&2; }
+
+build() {
+  # docker build is chatty (and warns about the legacy builder on every call):
+  # keep its output for when it fails.
+  local out
+  if ! out=$(docker build "$@" 2>&1); then printf '%s\n' "$out" >&2; return 1; fi
+}
+
+apt_mirror() {
+  # The Debian mirror this machine already uses; never hard-coded in the repo.
+  local uri
+  uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+    | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri=$(awk '$1=="deb" && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
+  fi
+  [ -n "$uri" ] || { log "no Debian mirror found in /etc/apt/sources*"; exit 1; }
+  printf '%s\n' "$uri"
+}
+
+mode="${1:-auto}"
+if [ "$mode" = auto ]; then
+  if timeout 20 docker pull -q debian:trixie >/dev/null 2>&1; then mode=--online; else mode=--offline; fi
+fi
+
+if [ "$mode" = --online ]; then
+  log "registry reachable: building FROM the upstream images"
+  docker tag debian:trixie "$base"
+  pg_from=pgvector/pgvector:pg16
+  redis_from=redis:7-alpine
+  docker pull -q "$pg_from" >/dev/null
+  docker pull -q "$redis_from"
+  build -q -t "$prefix/pgvector:pg16" --build-arg FROM="$pg_from" -f "$here/pgvector/Dockerfile.upstream" "$here/pgvector"
+  build -q -t "$prefix/redis:7" --build-arg FROM="$redis_from" -f "$here/redis/Dockerfile.upstream" "$here/redis"
+else
+  if ! docker image inspect "$base" >/dev/null 2>&1; then
+    command -v debootstrap >/dev/null || { log "debootstrap is missing: apt-get install -y debootstrap"; exit 1; }
+    rootfs=$(mktemp -d)
+    trap 'rm -rf "$rootfs"' EXIT
+    mirror=$(apt_mirror)
+    log "debootstrap trixie (minbase) from the configured mirror"
+    debootstrap --variant=minbase trixie "$rootfs" "$mirror" >/dev/null
+    # Point the image's apt at the same mirror so later layers can install packages.
+    printf 'deb %s trixie main\n' "$mirror" >"$rootfs/etc/apt/sources.list"
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+    tar -C "$rootfs" -c . | docker import -c 'CMD ["/bin/bash"]' - "$base" >/dev/null
+  fi
+  build -q -t "$prefix/pgvector:pg16" --build-arg BASE="$base" "$here/pgvector"
+  build -q -t "$prefix/redis:7" --build-arg BASE="$base" "$here/redis"
+fi
+build -q -t "$prefix/laptop:trixie" --build-arg BASE="$base" "$here/laptop"
+log "ready: $prefix/pgvector:pg16 $prefix/redis:7 $prefix/laptop:trixie"

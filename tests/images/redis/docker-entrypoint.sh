@@ -1,0 +1,10 @@
+#!/bin/sh
+# Like the official image: leading options go to redis-server, which runs as the
+# redis user with its data in /data.
+set -e
+case "$1" in -*|*.conf) set -- redis-server "$@" ;; esac
+if [ "$1" = redis-server ] && [ "$(id -u)" = 0 ]; then
+  chown -R redis:redis /data
+  exec setpriv --reuid=redis --regid=redis --init-groups "$@"
+fi
+exec "$@"
