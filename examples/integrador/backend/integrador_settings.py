@@ -57,7 +57,7 @@ def parse_env_file(path: Path) -> dict[str, str]:
 
 
 def normalise_database_url(url: str) -> str:
-    """Drop a SQLAlchemy driver suffix (``+asyncpg``, ``+psycopg2``): libpq rejects it."""
+    """Drop a SQLAlchemy driver suffix (``+asyncpg``, ``+psycopg2``) libpq rejects."""
     scheme, sep, rest = url.partition("://")
     if sep and scheme.startswith("postgresql+"):
         return f"postgresql://{rest}"

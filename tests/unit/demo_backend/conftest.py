@@ -26,7 +26,7 @@ SETTING_KEYS = (
 
 @pytest.fixture(autouse=True)
 def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Run each test in an empty directory with none of the settings in the environment."""
+    """Run each test in an empty directory, with no setting in the environment."""
     for key in SETTING_KEYS:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -54,6 +54,6 @@ def real_database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip(
-            "TEST_DATABASE_URL is not set: no real PostgreSQL (with pgvector) to test against"
+            "TEST_DATABASE_URL is not set: no real PostgreSQL with pgvector to use"
         )
     return url

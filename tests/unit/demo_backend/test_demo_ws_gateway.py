@@ -52,9 +52,11 @@ def test_websocket_is_closed_with_1011_when_redis_is_down(
 ) -> None:
     client = client_for(monkeypatch, f"redis://127.0.0.1:{closed_port}/0")
 
-    with client.websocket_connect("/ws/events") as websocket:
-        with pytest.raises(WebSocketDisconnect) as closed:
-            websocket.receive_text()
+    with (
+        client.websocket_connect("/ws/events") as websocket,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        websocket.receive_text()
 
     assert closed.value.code == 1011
     assert closed.value.reason == "redis unavailable"
