@@ -1,0 +1,74 @@
+"""Shared by every scenario's testinfra tests: the test settings, and a way to
+run the scenario's converge again with other variables (for the failure and
+recovery cases)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED_VARS = PROJECT / "molecule" / "shared" / "group_vars" / "all" / "main.yml"
+
+
+@pytest.fixture(scope="session")
+def test_vars() -> dict[str, Any]:
+    return yaml.safe_load(SHARED_VARS.read_text())
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    return docker.from_env()
+
+
+class ConvergeResult:
+    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
+        self.rc = proc.returncode
+        self.output = proc.stdout + proc.stderr
+
+    @property
+    def changed(self) -> int:
+        for line in self.output.splitlines():
+            if "changed=" in line and ("ok=" in line):
+                return int(line.split("changed=")[1].split()[0])
+        raise AssertionError(f"no PLAY RECAP in output:\n{self.output}")
+
+    def __repr__(self) -> str:
+        return f"ConvergeResult(rc={self.rc})\n{self.output[-4000:]}"
+
+
+def run_playbook(playbook: Path, extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
+    """ansible-playbook against the scenario's instances, as molecule runs it."""
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
+        ANSIBLE_LIBRARY=str(PROJECT / "library"),
+        ANSIBLE_GATHERING="explicit",
+        ANSIBLE_PIPELINING="true",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+    )
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)]
+    for key, value in (extra_vars or {}).items():
+        cmd += ["-e", yaml.safe_dump({key: value}, default_flow_style=True).strip()]
+    cmd += list(args)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=900)
+    return ConvergeResult(proc)
+
+
+@pytest.fixture(scope="session")
+def converge() -> Callable[..., ConvergeResult]:
+    """Run the scenario's converge.yml again, with extra variables."""
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+
+    def _converge(extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
+        return run_playbook(scenario / "converge.yml", extra_vars, *args)
+
+    return _converge
