@@ -20,7 +20,13 @@ SHARED_VARS = PROJECT / "molecule" / "shared" / "group_vars" / "all" / "main.yml
 
 @pytest.fixture(scope="session")
 def test_vars() -> dict[str, Any]:
-    return yaml.safe_load(SHARED_VARS.read_text())
+    """The shared test settings, with the scenario's prefix filled in as Ansible does."""
+    raw: dict[str, Any] = yaml.safe_load(SHARED_VARS.read_text())
+    prefix = "itest_" + os.environ["MOLECULE_SCENARIO_NAME"]
+    return {
+        key: value.replace("{{ itest_prefix }}", prefix) if isinstance(value, str) else value
+        for key, value in raw.items()
+    }
 
 
 @pytest.fixture(scope="session")
