@@ -1,0 +1,272 @@
+#!/usr/bin/python
+"""Ensure a backend virtualenv holds its requirements, re-running pip only when
+the requirement files or the interpreter change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: integrador_python_env
+short_description: Backend virtualenv with its requirements, pip only when they change
+description:
+  - Checks that O(root) is an Integrador checkout, picks a Python of at least O(min_version),
+    reuses or creates the virtualenv, and installs the requirement files into it.
+  - Keeps a fingerprint of the requirement files' contents and of the interpreter inside the
+    virtualenv; while it matches, pip is not run at all.
+  - A virtualenv whose interpreter no longer runs (for example after an OS upgrade) is rebuilt.
+options:
+  root:
+    description: The Integrador checkout (holds backend/ and ws_gateway/).
+    type: path
+    required: true
+  python:
+    description: Interpreter to build the virtualenv with; empty to pick the newest suitable one on PATH.
+    type: str
+    default: ""
+  min_version:
+    description: Lowest acceptable Python version.
+    type: str
+    default: "3.8"
+  venv:
+    description:
+      - Virtualenv path, absolute or relative to O(root).
+      - Empty to reuse backend/venv or backend/.venv, else create backend/.venv.
+    type: str
+    default: ""
+  requirements:
+    description: Requirement files relative to O(root).
+    type: list
+    elements: str
+    required: true
+  force:
+    description: Reinstall everything (pip --force-reinstall) even when the fingerprint matches.
+    type: bool
+    default: false
+  pip_environment:
+    description: Environment for pip (index, proxy, certificates).
+    type: dict
+    default: {}
+author: Integrador developers
+"""
+
+EXAMPLES = r"""
+- name: Backend virtualenv holds its requirements
+  integrador_python_env:
+    root: /home/me/integrador
+    requirements: [backend/requirements.txt]
+"""
+
+RETURN = r"""
+venv:
+  description: Absolute path of the virtualenv.
+  type: str
+  returned: always
+python_version:
+  description: Version of the virtualenv's Python.
+  type: str
+  returned: always
+installed:
+  description: Whether pip ran (or would run, in check mode).
+  type: bool
+  returned: always
+rebuilt:
+  description: Whether the virtualenv was (or would be) created or rebuilt.
+  type: bool
+  returned: always
+"""
+
+FINGERPRINT = ".integrador-requirements.sha256"
+CANDIDATES = [f"python3.{minor}" for minor in range(14, 7, -1)] + ["python3", "python"]
+PROBE = (
+    "import json, os, sys; print(json.dumps([list(sys.version_info[:3]), os.path.realpath(sys.executable)]))"
+)
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def probe(python: str) -> tuple[tuple[int, ...], str] | None:
+    """Version and real executable of an interpreter, or None when it does not run."""
+    try:
+        out = subprocess.run([python, "-c", PROBE], capture_output=True, text=True, timeout=30, check=True)
+        version, executable = json.loads(out.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return tuple(version), executable
+
+
+def venv_python(venv: str) -> str:
+    if os.name == "nt":
+        return os.path.join(venv, "Scripts", "python.exe")
+    return os.path.join(venv, "bin", "python")
+
+
+def dotted(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+class PythonEnv:
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.root = os.path.abspath(os.path.expanduser(self.params["root"]))
+        self.minimum = parse_version(self.params["min_version"])
+
+    def fail(self, msg: str, **kwargs: object) -> None:
+        self.module.fail_json(msg=msg, **kwargs)
+
+    def check_root(self) -> None:
+        if not os.path.isfile(os.path.join(self.root, "backend", "rest_api", "main.py")):
+            self.fail(
+                f"integrador_root {self.root} is not an Integrador checkout: expected the REST API at "
+                f"{os.path.join(self.root, 'backend', 'rest_api', 'main.py')} and the gateway in "
+                f"{os.path.join(self.root, 'ws_gateway')}. Set integrador_root to the folder that holds "
+                "backend/ and ws_gateway/."
+            )
+
+    def requirement_files(self) -> list[str]:
+        files = [os.path.join(self.root, name) for name in self.params["requirements"]]
+        missing = [path for path in files if not os.path.isfile(path)]
+        if missing:
+            self.fail(
+                f"requirement file(s) not found: {', '.join(missing)}. Fix python_env_requirements "
+                f"(paths relative to integrador_root {self.root})."
+            )
+        return files
+
+    def venv_path(self) -> str:
+        if self.params["venv"]:
+            return os.path.join(self.root, os.path.expanduser(self.params["venv"]))
+        # Reuse the virtualenv the old start scripts looked for.
+        for name in ("venv", ".venv"):
+            candidate = os.path.join(self.root, "backend", name)
+            if os.path.exists(venv_python(candidate)):
+                return candidate
+        return os.path.join(self.root, "backend", ".venv")
+
+    def pick_interpreter(self) -> tuple[str, tuple[int, ...], str]:
+        wanted = self.params["python"]
+        names = [wanted] if wanted else CANDIDATES
+        found = []
+        for name in names:
+            path = shutil.which(name) or (name if os.path.isfile(name) else None)
+            info = probe(path) if path else None
+            if info is None:
+                continue
+            version, executable = info
+            if version >= self.minimum:
+                return path, version, executable
+            found.append(f"Python {dotted(version)} at {path}")
+        what = "; ".join(found) if found else (f"no working {wanted}" if wanted else "no Python on PATH")
+        self.fail(
+            f"No Python of at least {self.params['min_version']} (python_env_min_version) was found: "
+            f"{what}. Install a newer Python and point python_env_python at it "
+            "(for example python_env_python: /usr/bin/python3.12)."
+        )
+        raise AssertionError  # fail_json exits
+
+    def fingerprint(self, venv_info: tuple[tuple[int, ...], str], files: list[str]) -> str:
+        digest = hashlib.sha256()
+        digest.update(json.dumps([list(venv_info[0]), venv_info[1]]).encode())
+        for path in files:
+            with open(path, "rb") as handle:
+                digest.update(path.encode() + b"\0" + hashlib.sha256(handle.read()).digest())
+        return digest.hexdigest()
+
+    def run(self, cmd: list[str], what: str) -> None:
+        env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
+        env.update({key: str(value) for key, value in self.params["pip_environment"].items()})
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+            self.fail(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
+
+    def ensure(self) -> dict[str, object]:
+        self.check_root()
+        files = self.requirement_files()
+        venv = self.venv_path()
+        current = probe(venv_python(venv)) if os.path.exists(venv_python(venv)) else None
+
+        rebuild = current is None or current[0] < self.minimum
+        if self.params["python"] and current is not None:
+            _, _, executable = self.pick_interpreter()
+            base = probe_base(venv_python(venv))
+            rebuild = rebuild or base != executable
+        interpreter = None
+        if rebuild:
+            interpreter, _, _ = self.pick_interpreter()
+
+        stamp = os.path.join(venv, FINGERPRINT)
+        stored = None
+        if not rebuild and os.path.isfile(stamp):
+            with open(stamp, encoding="ascii") as handle:
+                stored = handle.read().strip()
+        wanted = self.fingerprint(current, files) if current and not rebuild else None
+        install = rebuild or self.params["force"] or stored != wanted
+
+        result: dict[str, object] = {"venv": venv, "rebuilt": rebuild, "installed": install}
+        if self.module.check_mode or not install:
+            result["python_version"] = dotted(current[0]) if current else ""
+            return result
+
+        if rebuild:
+            if os.path.lexists(venv):
+                shutil.rmtree(venv)
+            self.run([interpreter, "-m", "venv", venv], "creating the virtualenv")
+            current = probe(venv_python(venv))
+            if current is None:
+                self.fail(f"the new virtualenv at {venv} does not run its Python")
+        cmd = [venv_python(venv), "-m", "pip", "install", "--quiet"]
+        if self.params["force"]:
+            cmd.append("--force-reinstall")
+        for path in files:
+            cmd += ["-r", path]
+        self.run(cmd, "pip install")
+        with open(stamp, "w", encoding="ascii") as handle:
+            handle.write(self.fingerprint(current, files) + "\n")
+        result["python_version"] = dotted(current[0])
+        return result
+
+
+def probe_base(python: str) -> str | None:
+    """Real path of the interpreter a virtualenv was made from."""
+    code = "import os, sys; print(os.path.realpath(getattr(sys, '_base_executable', sys.executable)))"
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "root": {"type": "path", "required": True},
+            "python": {"type": "str", "default": ""},
+            "min_version": {"type": "str", "default": "3.8"},
+            "venv": {"type": "str", "default": ""},
+            "requirements": {"type": "list", "elements": "str", "required": True},
+            "force": {"type": "bool", "default": False},
+            "pip_environment": {"type": "dict", "default": {}},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        parse_version(module.params["min_version"])
+    except ValueError:
+        got = module.params["min_version"]
+        module.fail_json(msg=f"python_env_min_version must look like 3.8 (got {got!r})")
+    result = PythonEnv(module).ensure()
+    module.exit_json(changed=bool(result["installed"]), **result)
+
+
+if __name__ == "__main__":
+    main()
