@@ -69,9 +69,7 @@ def load_settings(
     env_files: Sequence[Path] = ENV_FILES,
 ) -> Settings:
     environ = os.environ if environ is None else environ
-    file_values = next(
-        (parse_env_file(path) for path in env_files if path.is_file()), {}
-    )
+    file_values = next((parse_env_file(path) for path in env_files if path.is_file()), {})
 
     def get(key: str) -> str:
         if key in environ:
@@ -84,9 +82,7 @@ def load_settings(
         jwt_secret=get("JWT_SECRET"),
         table_token_secret=get("TABLE_TOKEN_SECRET"),
         allowed_origins=tuple(
-            origin.strip()
-            for origin in get("ALLOWED_ORIGINS").split(",")
-            if origin.strip()
+            origin.strip() for origin in get("ALLOWED_ORIGINS").split(",") if origin.strip()
         ),
         debug=get("DEBUG").strip().lower() in _TRUE_WORDS,
         environment=get("ENVIRONMENT"),

@@ -82,9 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ):
             forward = asyncio.create_task(_forward(pubsub, channel, websocket))
             disconnect = asyncio.create_task(_wait_for_disconnect(websocket))
-            done, pending = await asyncio.wait(
-                {forward, disconnect}, return_when=asyncio.FIRST_COMPLETED
-            )
+            done, pending = await asyncio.wait({forward, disconnect}, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -95,9 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     pass  # The client went away while a message was being sent.
                 except RedisError:
                     logger.warning("redis pub/sub on %r failed", channel, exc_info=True)
-                    await websocket.close(
-                        code=status.WS_1011_INTERNAL_ERROR, reason="redis unavailable"
-                    )
+                    await websocket.close(code=status.WS_1011_INTERNAL_ERROR, reason="redis unavailable")
 
     return app
 

@@ -53,7 +53,5 @@ def real_redis_url() -> str:
 def real_database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        pytest.skip(
-            "TEST_DATABASE_URL is not set: no real PostgreSQL with pgvector to use"
-        )
+        pytest.skip("TEST_DATABASE_URL is not set: no real PostgreSQL with pgvector to use")
     return url

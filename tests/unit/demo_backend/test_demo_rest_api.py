@@ -46,9 +46,7 @@ def test_detailed_health_reports_both_dependencies_down(
     assert "refused" in body["checks"]["redis"]["error"].lower()
 
 
-def test_publish_reports_redis_down(
-    monkeypatch: pytest.MonkeyPatch, closed_port: int
-) -> None:
+def test_publish_reports_redis_down(monkeypatch: pytest.MonkeyPatch, closed_port: int) -> None:
     client = client_for(monkeypatch, **dead_urls(closed_port))
 
     response = client.post("/api/publish", json={"message": "hello"})
@@ -57,17 +55,13 @@ def test_publish_reports_redis_down(
     assert response.json()["detail"].startswith("redis unavailable: ")
 
 
-def test_publish_requires_a_message(
-    monkeypatch: pytest.MonkeyPatch, closed_port: int
-) -> None:
+def test_publish_requires_a_message(monkeypatch: pytest.MonkeyPatch, closed_port: int) -> None:
     client = client_for(monkeypatch, **dead_urls(closed_port))
 
     assert client.post("/api/publish", json={"channel": "x"}).status_code == 422
 
 
-def test_cors_allows_only_configured_origins(
-    monkeypatch: pytest.MonkeyPatch, closed_port: int
-) -> None:
+def test_cors_allows_only_configured_origins(monkeypatch: pytest.MonkeyPatch, closed_port: int) -> None:
     client = client_for(
         monkeypatch,
         ALLOWED_ORIGINS="http://localhost:5173,http://localhost:5174",
@@ -75,12 +69,8 @@ def test_cors_allows_only_configured_origins(
     )
     preflight = {"Access-Control-Request-Method": "GET"}
 
-    allowed = client.options(
-        "/api/health", headers={"Origin": "http://localhost:5174", **preflight}
-    )
-    refused = client.options(
-        "/api/health", headers={"Origin": "http://evil.example", **preflight}
-    )
+    allowed = client.options("/api/health", headers={"Origin": "http://localhost:5174", **preflight})
+    refused = client.options("/api/health", headers={"Origin": "http://evil.example", **preflight})
 
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:5174"
@@ -123,9 +113,7 @@ def test_detailed_health_names_only_redis_when_postgres_is_up(
 def test_detailed_health_is_ok_with_real_dependencies(
     monkeypatch: pytest.MonkeyPatch, real_database_url: str, real_redis_url: str
 ) -> None:
-    client = client_for(
-        monkeypatch, DATABASE_URL=real_database_url, REDIS_URL=real_redis_url
-    )
+    client = client_for(monkeypatch, DATABASE_URL=real_database_url, REDIS_URL=real_redis_url)
 
     response = client.get("/api/health/detailed")
 

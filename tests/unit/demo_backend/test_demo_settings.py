@@ -108,9 +108,7 @@ def test_env_in_working_directory_is_preferred(isolated_settings: Path) -> None:
         ("postgresql://app@db/integrador", "postgresql://app@db/integrador"),
     ],
 )
-def test_database_url_scheme_is_normalised_for_psycopg2(
-    url: str, expected: str
-) -> None:
+def test_database_url_scheme_is_normalised_for_psycopg2(url: str, expected: str) -> None:
     assert normalise_database_url(url) == expected
     assert load_settings({"DATABASE_URL": url}).database_url == expected
 

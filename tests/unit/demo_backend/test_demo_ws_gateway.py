@@ -21,9 +21,7 @@ def numsub(redis_url: str, channel: str) -> int:
         return dict(client.pubsub_numsub(channel))[channel.encode()]
 
 
-def test_liveness_is_ok_with_redis_down(
-    monkeypatch: pytest.MonkeyPatch, closed_port: int
-) -> None:
+def test_liveness_is_ok_with_redis_down(monkeypatch: pytest.MonkeyPatch, closed_port: int) -> None:
     client = client_for(monkeypatch, f"redis://127.0.0.1:{closed_port}/0")
 
     response = client.get("/ws/health")
@@ -32,9 +30,7 @@ def test_liveness_is_ok_with_redis_down(
     assert response.json() == {"status": "ok", "service": "ws_gateway"}
 
 
-def test_detailed_health_reports_redis_down(
-    monkeypatch: pytest.MonkeyPatch, closed_port: int
-) -> None:
+def test_detailed_health_reports_redis_down(monkeypatch: pytest.MonkeyPatch, closed_port: int) -> None:
     client = client_for(monkeypatch, f"redis://127.0.0.1:{closed_port}/0")
 
     response = client.get("/ws/health/detailed")
@@ -62,9 +58,7 @@ def test_websocket_is_closed_with_1011_when_redis_is_down(
     assert closed.value.reason == "redis unavailable"
 
 
-def test_detailed_health_is_ok_with_real_redis(
-    monkeypatch: pytest.MonkeyPatch, real_redis_url: str
-) -> None:
+def test_detailed_health_is_ok_with_real_redis(monkeypatch: pytest.MonkeyPatch, real_redis_url: str) -> None:
     response = client_for(monkeypatch, real_redis_url).get("/ws/health/detailed")
 
     assert response.status_code == 200
@@ -85,9 +79,7 @@ def test_published_messages_reach_the_websocket_and_unsubscribe_on_close(
     with gateway.websocket_connect(f"/ws/events?channel={channel}") as websocket:
         assert websocket.receive_json() == {"type": "subscribed", "channel": channel}
         for text in ("first", '{"type": "order.created"}'):
-            published = rest_api.post(
-                "/api/publish", json={"channel": channel, "message": text}
-            )
+            published = rest_api.post("/api/publish", json={"channel": channel, "message": text})
             assert published.json() == {"channel": channel, "receivers": 1}
             assert websocket.receive_text() == text
 

@@ -54,9 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with redis_client(settings.redis_url) as client:
                 receivers = client.publish(request.channel, request.message)
         except redis.RedisError as error:
-            raise HTTPException(
-                status_code=503, detail=f"redis unavailable: {describe(error)}"
-            ) from error
+            raise HTTPException(status_code=503, detail=f"redis unavailable: {describe(error)}") from error
         return {"channel": request.channel, "receivers": receivers}
 
     return app
