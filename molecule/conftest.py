@@ -5,6 +5,7 @@ recovery cases)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
+PORT_EXPRESSION = re.compile(r"\{\{ (\d+) \+ itest_port_offset \| int \}\}")
 SHARED_VARS = PROJECT / "molecule" / "shared" / "group_vars" / "all" / "main.yml"
 
 
@@ -22,11 +24,16 @@ SHARED_VARS = PROJECT / "molecule" / "shared" / "group_vars" / "all" / "main.yml
 def test_vars() -> dict[str, Any]:
     """The shared test settings, with the scenario's prefix filled in as Ansible does."""
     raw: dict[str, Any] = yaml.safe_load(SHARED_VARS.read_text())
-    prefix = "itest_" + os.environ["MOLECULE_SCENARIO_NAME"]
-    return {
-        key: value.replace("{{ itest_prefix }}", prefix) if isinstance(value, str) else value
-        for key, value in raw.items()
-    }
+    scenario = os.environ["MOLECULE_SCENARIO_NAME"]
+    prefix = f"itest_{scenario}"
+    offset = raw["itest_port_offsets"].get(scenario, 90)
+    rendered: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str):
+            port = PORT_EXPRESSION.fullmatch(value)
+            value = int(port.group(1)) + offset if port else value.replace("{{ itest_prefix }}", prefix)
+        rendered[key] = value
+    return rendered
 
 
 @pytest.fixture(scope="session")
