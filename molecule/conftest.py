@@ -57,8 +57,10 @@ class ConvergeResult:
         return f"ConvergeResult(rc={self.rc})\n{self.output[-4000:]}"
 
 
-def run_playbook(playbook: Path, extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
-    """ansible-playbook against the scenario's instances, as molecule runs it."""
+def playbook_command(
+    playbook: Path, extra_vars: dict[str, Any] | None = None, *args: str
+) -> tuple[list[str], dict[str, str]]:
+    """The ansible-playbook command and environment molecule would use for the scenario's instances."""
     env = dict(os.environ)
     env.update(
         ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
@@ -71,17 +73,24 @@ def run_playbook(playbook: Path, extra_vars: dict[str, Any] | None = None, *args
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)]
     for key, value in (extra_vars or {}).items():
         cmd += ["-e", yaml.safe_dump({key: value}, default_flow_style=True).strip()]
-    cmd += list(args)
+    return cmd + list(args), env
+
+
+def run_playbook(playbook: Path, extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
+    cmd, env = playbook_command(playbook, extra_vars, *args)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=900)
     return ConvergeResult(proc)
+
+
+def scenario_converge() -> Path:
+    return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
 
 
 @pytest.fixture(scope="session")
 def converge() -> Callable[..., ConvergeResult]:
     """Run the scenario's converge.yml again, with extra variables."""
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 
     def _converge(extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
-        return run_playbook(scenario / "converge.yml", extra_vars, *args)
+        return run_playbook(scenario_converge(), extra_vars, *args)
 
     return _converge
