@@ -53,6 +53,10 @@ options:
     description: Environment for pip (index, proxy, certificates).
     type: dict
     default: {}
+  min_free_mb:
+    description: Free space needed on the virtualenv's file system before pip runs.
+    type: int
+    default: 500
 author: Integrador developers
 """
 
@@ -181,6 +185,18 @@ class PythonEnv:
                 digest.update(path.encode() + b"\0" + hashlib.sha256(handle.read()).digest())
         return digest.hexdigest()
 
+    def check_free_space(self, venv: str) -> None:
+        existing = venv
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        free_mb = shutil.disk_usage(existing).free // (1024 * 1024)
+        if free_mb < self.params["min_free_mb"]:
+            self.fail(
+                f"only {free_mb} MB free on the file system of {existing}; the virtualenv and its "
+                f"requirements need about {self.params['min_free_mb']} MB. Free some space (for example "
+                "`docker system prune` for unused images), or point python_env_venv elsewhere."
+            )
+
     def run(self, cmd: list[str], what: str) -> None:
         env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
         env.update({key: str(value) for key, value in self.params["pip_environment"].items()})
@@ -217,6 +233,7 @@ class PythonEnv:
             result["python_version"] = dotted(current[0]) if current else ""
             return result
 
+        self.check_free_space(venv)
         if rebuild:
             if os.path.lexists(venv):
                 shutil.rmtree(venv)
@@ -256,6 +273,7 @@ def main() -> None:
             "requirements": {"type": "list", "elements": "str", "required": True},
             "force": {"type": "bool", "default": False},
             "pip_environment": {"type": "dict", "default": {}},
+            "min_free_mb": {"type": "int", "default": 500},
         },
         supports_check_mode=True,
     )

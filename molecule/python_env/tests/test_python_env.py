@@ -151,3 +151,13 @@ def test_folder_that_is_not_a_checkout_is_refused(converge: Callable[..., Any]) 
         "integrador_root /tmp is not an Integrador checkout: expected the REST API at "
         "/tmp/backend/rest_api/main.py" in result.output
     ), result
+
+
+def test_too_little_free_disk_is_refused_before_pip(host: Any, converge: Callable[..., Any]) -> None:
+    host.run(f"rm -rf {VENV}")
+    result = converge({"python_env_min_free_mb": 10**9})
+    assert result.rc != 0
+    assert "MB free on the file system of" in result.output, result
+    assert "the virtualenv and its requirements need about 1000000000 MB" in result.output
+    assert not host.file(VENV).exists
+    assert converge().rc == 0
