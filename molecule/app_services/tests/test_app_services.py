@@ -1,0 +1,225 @@
+"""What a developer would check after converging the app_services role: both
+user units up and healthy, real-time events flowing from Redis to a WebSocket
+client, a crash followed by a restart, and converges that touch one service only."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import docker
+import pytest
+import redis
+import requests
+from websockets.sync.client import connect as ws_connect
+
+API_UNIT = "integrador-api.service"
+WS_UNIT = "integrador-ws.service"
+USER_ENV = "XDG_RUNTIME_DIR=/run/user/1000"
+
+
+def systemctl(host: Any, *args: str) -> str:
+    """systemctl --user as the developer (the test host's user), stdout stripped."""
+    return host.run(f"{USER_ENV} systemctl --user {' '.join(args)}").stdout.strip()
+
+
+def journal(host: Any, unit: str, lines: int = 40) -> str:
+    out = host.run(f"{USER_ENV} journalctl --user --unit {unit} --lines {lines} --no-pager").stdout
+    return f"\n--- journal of {unit} ---\n{out}"
+
+
+def main_pid(host: Any, unit: str) -> int:
+    return int(systemctl(host, "show", "--property=MainPID", "--value", unit) or 0)
+
+
+def wait_healthy(url: str, timeout: float = 20) -> requests.Response | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=3)
+            if response.status_code == 200:
+                return response
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    return None
+
+
+@pytest.fixture(scope="module")
+def api(test_vars: dict[str, Any]) -> str:
+    return f"http://127.0.0.1:{test_vars['app_services_api_port']}"
+
+
+@pytest.fixture(scope="module")
+def gateway(test_vars: dict[str, Any]) -> str:
+    return f"http://127.0.0.1:{test_vars['app_services_ws_port']}"
+
+
+@pytest.fixture(scope="module")
+def laptop(host: Any, docker_client: docker.DockerClient) -> Any:
+    """The laptop container, for what only root may do there."""
+    return docker_client.containers.get(host.backend.host)
+
+
+@pytest.mark.parametrize("unit", [API_UNIT, WS_UNIT])
+def test_unit_is_active_and_enabled(host: Any, unit: str) -> None:
+    assert systemctl(host, "is-active", unit) == "active", journal(host, unit)
+    assert systemctl(host, "is-enabled", unit) == "enabled", journal(host, unit)
+    path = f"/home/dev/.config/systemd/user/{unit}"
+    assert host.file(path).user == "dev"
+    assert "Restart=on-failure" in host.file(path).content_string
+
+
+def test_gateway_is_ordered_after_the_api(host: Any) -> None:
+    assert API_UNIT in systemctl(host, "show", "--property=After", "--value", WS_UNIT).split()
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "unit"),
+    [
+        ("api", "/api/health", API_UNIT),
+        ("api", "/api/health/detailed", API_UNIT),
+        ("gateway", "/ws/health", WS_UNIT),
+        ("gateway", "/ws/health/detailed", WS_UNIT),
+    ],
+)
+def test_health_endpoint_answers_200(host: Any, request: Any, service: str, path: str, unit: str) -> None:
+    base = request.getfixturevalue(service)
+    response = requests.get(base + path, timeout=10)
+    assert response.status_code == 200, f"{base}{path}: {response.status_code} {response.text}" + journal(
+        host, unit
+    )
+
+
+def test_services_listen_on_loopback_only(host: Any, test_vars: dict[str, Any]) -> None:
+    for port in (test_vars["app_services_api_port"], test_vars["app_services_ws_port"]):
+        assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+def test_both_services_read_the_env_file(host: Any) -> None:
+    """The gateway runs from the checkout root, yet gets .env's secrets as the API does."""
+    secrets = {}
+    for unit in (API_UNIT, WS_UNIT):
+        pid = main_pid(host, unit)
+        environ = host.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.splitlines()
+        secrets[unit] = next((line for line in environ if line.startswith("JWT_SECRET=")), None)
+    assert secrets[API_UNIT] and secrets[API_UNIT] == secrets[WS_UNIT]
+
+
+def test_redis_message_reaches_a_websocket_client(host: Any, test_vars: dict[str, Any]) -> None:
+    url = f"ws://127.0.0.1:{test_vars['app_services_ws_port']}/ws/events"
+    message = json.dumps({"type": "order.created", "id": os.getpid()})
+    with ws_connect(url, open_timeout=10) as client:
+        hello = json.loads(client.recv(timeout=10))
+        assert hello["type"] == "subscribed", hello
+        with redis.Redis(host="127.0.0.1", port=test_vars["redis_port"], socket_timeout=5) as publisher:
+            receivers = publisher.publish(hello["channel"], message)
+        assert receivers >= 1, journal(host, WS_UNIT)
+        assert client.recv(timeout=10) == message, journal(host, WS_UNIT)
+
+
+def test_killed_api_is_restarted_and_healthy(host: Any, api: str) -> None:
+    before = main_pid(host, API_UNIT)
+    assert before, journal(host, API_UNIT)
+    host.run(f"kill -9 {before}")
+    deadline = time.monotonic() + 20
+    after = before
+    while time.monotonic() < deadline and after in (before, 0):
+        time.sleep(0.5)
+        after = main_pid(host, API_UNIT)
+    assert after not in (before, 0), f"no new MainPID after kill -9 {before}" + journal(host, API_UNIT)
+    assert wait_healthy(api + "/api/health"), "API not healthy after its restart" + journal(host, API_UNIT)
+
+
+def test_port_taken_by_another_program_is_named(host: Any, converge: Callable[..., Any]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    squatter = (
+        f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{port})); s.listen(); time.sleep(60)"
+    )
+    host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
+    gateway_pid = main_pid(host, WS_UNIT)
+    try:
+        result = converge({"app_services_ws_port": port}, "--tags", "ws")
+    finally:
+        host.run(f"pkill -f 'bind..127.0.0.1.,{port}'")
+    assert result.rc != 0, result
+    assert f"Port {port} on 127.0.0.1 is already taken by python3 (pid" in result.output, result
+    assert (
+        f"not by the {WS_UNIT} unit. Stop that program, or set app_services_ws_port to a free port."
+        in result.output
+    ), result
+    assert main_pid(host, WS_UNIT) == gateway_pid, "the gateway was touched" + journal(host, WS_UNIT)
+
+
+def test_tags_api_restarts_the_api_only(host: Any, api: str, converge: Callable[..., Any]) -> None:
+    api_pid, gateway_pid = main_pid(host, API_UNIT), main_pid(host, WS_UNIT)
+    marker = "/home/dev/.cache/integrador-pre-start-ran"
+    pre_start = [f"mkdir -p $(dirname {marker}) && python -c 'import integrador_settings' && touch {marker}"]
+    changed = {"app_services_reload": False, "app_services_api_pre_start": pre_start}
+    try:
+        result = converge(changed, "--tags", "api")
+        assert result.rc == 0, result
+        assert main_pid(host, API_UNIT) != api_pid, "API not restarted" + journal(host, API_UNIT)
+        assert "--reload" not in systemctl(host, "show", "--property=ExecStart", "--value", API_UNIT)
+        assert host.file(marker).exists, "pre-start command did not run" + journal(host, API_UNIT)
+        assert main_pid(host, WS_UNIT) == gateway_pid, "the gateway was restarted" + journal(host, WS_UNIT)
+        assert wait_healthy(api + "/api/health", timeout=5), journal(host, API_UNIT)
+
+        again = converge(changed, "--tags", "api")
+        assert again.rc == 0 and again.changed == 0, again
+    finally:
+        restored = converge({}, "--tags", "api")
+    assert restored.rc == 0, restored
+    assert "--reload" in systemctl(host, "show", "--property=ExecStart", "--value", API_UNIT)
+    assert main_pid(host, WS_UNIT) == gateway_pid, "the gateway was restarted" + journal(host, WS_UNIT)
+
+
+def test_failing_pre_start_shows_the_journal_and_url(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    url = f"http://127.0.0.1:{test_vars['app_services_api_port']}/api/health"
+    try:
+        result = converge(
+            {
+                "app_services_api_pre_start": ["echo migration-failed-on-purpose >&2; exit 3"],
+                "app_services_health_timeout": 4,
+            },
+            "--tags",
+            "api",
+        )
+        assert result.rc != 0, result
+        assert f"The Integrador REST API did not answer 200 on {url} within 4 s" in result.output, result
+        assert f"Last lines of journalctl --user -u {API_UNIT}:" in result.output, result
+        assert "migration-failed-on-purpose" in result.output, result
+    finally:
+        restored = converge({}, "--tags", "api")
+    assert restored.rc == 0, restored
+    assert systemctl(host, "is-active", API_UNIT) == "active", journal(host, API_UNIT)
+
+
+def test_missing_user_manager_is_explained(laptop: Any, converge: Callable[..., Any]) -> None:
+    """A user whose systemd user manager is not running: no login session, no lingering."""
+    laptop.exec_run(["useradd", "--create-home", "nomanager"])
+    result = converge(
+        {
+            "ansible_user": "nomanager",
+            # python_env (tag python) is skipped: its results are given.
+            "python_env_venv_path": "/home/dev/integrador/backend/.venv",
+            "python_env_env_file_path": "/home/dev/integrador/backend/.env",
+        },
+        "--tags",
+        "api",
+        "--skip-tags",
+        "python",
+    )
+    assert result.rc != 0, result
+    assert "No systemd user session is reachable for nomanager" in result.output, result
+    assert "on WSL, enable systemd" in result.output, result
+    assert "sudo loginctl enable-linger nomanager" in result.output, result

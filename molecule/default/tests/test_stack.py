@@ -1,0 +1,91 @@
+"""The whole stack after `ansible-playbook playbooks/dev.yml`, as a developer sees it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import docker
+import pytest
+import redis
+import requests
+import websockets
+
+USER_ENV = "XDG_RUNTIME_DIR=/run/user/1000"
+
+
+@pytest.mark.parametrize("unit", ["integrador-api.service", "integrador-ws.service"])
+def test_units_are_active_and_enabled(host: Any, unit: str) -> None:
+    active = host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip()
+    enabled = host.run(f"{USER_ENV} systemctl --user is-enabled {unit}").stdout.strip()
+    assert (active, enabled) == ("active", "enabled"), host.run(f"journalctl --user-unit {unit} -n 30").stdout
+
+
+def test_containers_are_healthy(docker_client: docker.DockerClient, test_vars: dict[str, Any]) -> None:
+    for name in (test_vars["postgres_pgvector_container_name"], test_vars["redis_container_name"]):
+        state = docker_client.containers.get(name).attrs["State"]
+        assert state["Health"]["Status"] == "healthy", name
+
+
+@pytest.mark.parametrize(
+    ("port_var", "path"),
+    [
+        ("app_services_api_port", "/api/health"),
+        ("app_services_api_port", "/api/health/detailed"),
+        ("app_services_ws_port", "/ws/health"),
+        ("app_services_ws_port", "/ws/health/detailed"),
+    ],
+)
+def test_health_endpoints_answer_200(test_vars: dict[str, Any], port_var: str, path: str) -> None:
+    response = requests.get(f"http://127.0.0.1:{test_vars[port_var]}{path}", timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def test_published_event_reaches_a_websocket_client(test_vars: dict[str, Any]) -> None:
+    async def roundtrip() -> str:
+        url = f"ws://127.0.0.1:{test_vars['app_services_ws_port']}/ws/events?channel=itest:stack"
+        async with websockets.connect(url, open_timeout=10) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "subscribed"
+            redis.Redis(host="127.0.0.1", port=test_vars["redis_port"]).publish(
+                "itest:stack", "order 42 ready"
+            )
+            return str(await asyncio.wait_for(ws.recv(), 10))
+
+    assert asyncio.run(roundtrip()) == "order 42 ready"
+
+
+def test_check_diff_on_the_converged_host_changes_nothing(converge: Callable[..., Any]) -> None:
+    result = converge(None, "--check", "--diff")
+    assert result.rc == 0, result
+    assert result.changed == 0, result
+
+
+def test_summary_names_every_endpoint(converge: Callable[..., Any], test_vars: dict[str, Any]) -> None:
+    result = converge()
+    assert result.rc == 0, result
+    for expected in (
+        f"REST API    http://127.0.0.1:{test_vars['app_services_api_port']}/api/health",
+        f"Gateway     ws://127.0.0.1:{test_vars['app_services_ws_port']}/ws/events",
+        f"PostgreSQL  postgresql://postgres@127.0.0.1:{test_vars['postgres_pgvector_port']}/menu_ops",
+        f"Redis       redis://127.0.0.1:{test_vars['redis_port']}",
+        "journalctl --user -u integrador-api -u integrador-ws -f",
+    ):
+        assert expected in result.output, result
+
+
+def test_skip_tags_docker_leaves_the_containers_alone(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    db = docker_client.containers.get(test_vars["postgres_pgvector_container_name"])
+    db.stop(timeout=10)
+    try:
+        result = converge(None, "--skip-tags", "docker")
+        assert result.rc == 0, result
+        assert "PostgreSQL container is running and healthy" not in result.output, result
+        assert "Redis container is running and healthy" not in result.output, result
+        assert docker_client.containers.get(db.name).status == "exited"
+    finally:
+        assert converge().rc == 0
+    assert docker_client.containers.get(db.name).attrs["State"]["Health"]["Status"] == "healthy"

@@ -1,0 +1,122 @@
+"""The launchd agents, rendered as on a Mac (not run on one: see the role's README)."""
+
+from __future__ import annotations
+
+import base64
+import plistlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from app_services_render import MACOS, Role
+
+
+def plist(role: Role, name: str) -> dict[str, Any]:
+    text = role.render("launchd/agent.plist.j2", _app_services_name=name)
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist'), text[:80]
+    return plistlib.loads(text.encode())
+
+
+def test_mac_gets_launchd(role: Callable[..., Role]) -> None:
+    assert role(MACOS).eval("_app_services_manager") == "launchd"
+
+
+def test_api_agent_runs_uvicorn_in_backend_with_the_venv(role: Callable[..., Role]) -> None:
+    agent = plist(role(MACOS), "api")
+    assert agent["Label"] == "com.integrador.api"
+    assert agent["ProgramArguments"] == [
+        "/Users/ana/src/integrador/backend/.venv/bin/python",
+        "-m",
+        "uvicorn",
+        "rest_api.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8000",
+        "--reload",
+        "--reload-dir",
+        "/Users/ana/src/integrador/backend",
+    ]
+    assert agent["WorkingDirectory"] == "/Users/ana/src/integrador/backend"
+    assert agent["RunAtLoad"] is True
+    assert agent["KeepAlive"] == {"SuccessfulExit": False}
+    log = "/Users/ana/Library/Logs/integrador/api.log"
+    assert agent["StandardOutPath"] == agent["StandardErrorPath"] == log
+
+
+def test_gateway_agent_runs_from_the_root_with_backend_on_pythonpath(role: Callable[..., Role]) -> None:
+    agent = plist(role(MACOS, app_services_reload=False, app_services_ws_port=9001), "ws")
+    assert agent["Label"] == "com.integrador.ws"
+    assert agent["ProgramArguments"][1:] == [
+        "-m",
+        "uvicorn",
+        "ws_gateway.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "9001",
+    ]
+    assert agent["WorkingDirectory"] == "/Users/ana/src/integrador"
+    assert agent["EnvironmentVariables"]["PYTHONPATH"] == "/Users/ana/src/integrador/backend"
+    assert agent["StandardOutPath"] == "/Users/ana/Library/Logs/integrador/ws.log"
+
+
+@pytest.mark.parametrize("name", ["api", "ws"])
+def test_agents_get_the_venv_first_on_path_and_the_env_file(role: Callable[..., Role], name: str) -> None:
+    environment = plist(role(MACOS), name)["EnvironmentVariables"]
+    assert environment["PATH"].split(":")[0] == "/Users/ana/src/integrador/backend/.venv/bin"
+    assert "/opt/homebrew/bin" in environment["PATH"].split(":")
+    assert environment["VIRTUAL_ENV"] == "/Users/ana/src/integrador/backend/.venv"
+    assert environment["DATABASE_URL"] == "postgresql://postgres:postgres@127.0.0.1:5432/menu_ops"
+    assert environment["REDIS_URL"] == "redis://127.0.0.1:6380"
+    # XML-special characters survive, and the outer quotes are removed as the backend does.
+    assert environment["JWT_SECRET"] == 's3cr<et>&"x'
+
+
+def test_env_file_values_win_over_the_roles(role: Callable[..., Role]) -> None:
+    dotenv = "PYTHONUNBUFFERED=0\n"
+    agent = plist(
+        role(MACOS, __app_services_dotenv={"content": base64.b64encode(dotenv.encode()).decode()}),
+        "api",
+    )
+    assert agent["EnvironmentVariables"]["PYTHONUNBUFFERED"] == "0"
+
+
+def test_pre_start_commands_run_before_the_api_without_reparsing_its_arguments(
+    role: Callable[..., Role],
+) -> None:
+    commands = ["alembic upgrade head", "python -m rest_api.seed --if-empty"]
+    r = role(MACOS, app_services_api_pre_start=commands, integrador_root="/Users/ana/my src")
+    agent = plist(r, "api")
+    shell, flag, script, name, *service = agent["ProgramArguments"]
+    assert (shell, flag, name) == ("/bin/sh", "-c", "com.integrador.api")
+    assert script.splitlines() == ["set -e", *commands, 'exec "$@"']
+    assert service[0] == "/Users/ana/src/integrador/backend/.venv/bin/python"
+    assert service[-1] == "/Users/ana/my src/backend"
+    assert agent["WorkingDirectory"] == "/Users/ana/my src/backend"
+
+
+def test_gateway_never_gets_the_api_pre_start(role: Callable[..., Role]) -> None:
+    agent = plist(role(MACOS, app_services_api_pre_start=["alembic upgrade head"]), "ws")
+    assert agent["ProgramArguments"][0].endswith("/bin/python")
+
+
+def test_wildcard_bind_address_is_checked_on_loopback(role: Callable[..., Role]) -> None:
+    r = role(MACOS, integrador_bind_address="0.0.0.0")
+    assert plist(r, "api")["ProgramArguments"][5] == "0.0.0.0"
+    assert (
+        r.eval("_app_services_svc.health_url", _app_services_name="api") == "http://127.0.0.1:8000/api/health"
+    )
+    r6 = role(MACOS, integrador_bind_address="::")
+    assert r6.eval("_app_services_svc.health_url", _app_services_name="ws") == "http://[::1]:8001/ws/health"
+
+
+@pytest.mark.parametrize(("name", "pid"), [("ws", 812), ("api", 0)])
+def test_agent_pid_is_read_from_launchctl_list(role: Callable[..., Role], name: str, pid: int) -> None:
+    assert role(MACOS).eval("_app_services_agent_pid", _app_services_name=name) == pid
+
+
+@pytest.mark.parametrize("root", ["~/src/integrador", "/Users/ana/src/integrador/"])
+def test_root_in_the_home_folder_and_trailing_slash(role: Callable[..., Role], root: str) -> None:
+    agent = plist(role(MACOS, integrador_root=root), "ws")
+    assert agent["WorkingDirectory"] == "/Users/ana/src/integrador"
