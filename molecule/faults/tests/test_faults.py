@@ -1,0 +1,284 @@
+"""Fault suite: break a part of the converged stack for real, let the service
+manager or the next converge repair it, and check that nothing was lost."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import psycopg2
+import pytest
+import redis
+import requests
+from conftest import playbook_command, scenario_converge
+
+ROOT = "/home/dev/integrador"
+ENV_FILE = f"{ROOT}/backend/.env"
+VENV = f"{ROOT}/backend/.venv"
+USER_ENV = "XDG_RUNTIME_DIR=/run/user/1000"
+
+
+def health(test_vars: dict[str, Any]) -> dict[str, int]:
+    api, ws = test_vars["app_services_api_port"], test_vars["app_services_ws_port"]
+    urls = {
+        "api": f"http://127.0.0.1:{api}/api/health",
+        "api-detailed": f"http://127.0.0.1:{api}/api/health/detailed",
+        "ws": f"http://127.0.0.1:{ws}/ws/health",
+        "ws-detailed": f"http://127.0.0.1:{ws}/ws/health/detailed",
+    }
+    codes = {}
+    for name, url in urls.items():
+        try:
+            codes[name] = requests.get(url, timeout=3).status_code
+        except requests.RequestException:
+            codes[name] = 0
+    return codes
+
+
+def wait_all_green(test_vars: dict[str, Any], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    codes: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        codes = health(test_vars)
+        if set(codes.values()) == {200}:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"stack not green within {timeout} s: {codes}")
+
+
+def main_pid(host: Any, unit: str) -> int:
+    out = host.check_output(f"{USER_ENV} systemctl --user show -p MainPID --value {unit}")
+    return int(out.strip())
+
+
+def read_env(host: Any) -> dict[str, str]:
+    lines = host.file(ENV_FILE).content_string.splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def starts_since(host: Any, unit: str, since: int) -> int:
+    out = host.run(f"journalctl --user-unit {unit} --since @{since} -o cat --no-pager")
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("Started "))
+
+
+@pytest.fixture
+def db(test_vars: dict[str, Any]) -> Iterator[Any]:
+    conn = psycopg2.connect(
+        host="127.0.0.1",
+        port=test_vars["postgres_pgvector_port"],
+        dbname="menu_ops",
+        user="postgres",
+        password="postgres",
+        connect_timeout=5,
+    )
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def kv(test_vars: dict[str, Any]) -> redis.Redis:
+    return redis.Redis(
+        host="127.0.0.1", port=test_vars["redis_port"], decode_responses=True, socket_timeout=5
+    )
+
+
+@pytest.mark.parametrize("unit", ["integrador-api.service", "integrador-ws.service"])
+def test_kill_9_is_repaired_by_the_service_manager(host: Any, test_vars: dict[str, Any], unit: str) -> None:
+    before = main_pid(host, unit)
+    assert before > 0, f"{unit} is not running"
+    host.run(f"kill -9 {before}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and main_pid(host, unit) in (0, before):
+        time.sleep(0.25)
+    assert main_pid(host, unit) not in (0, before), host.run(f"journalctl --user-unit {unit} -n 30").stdout
+    wait_all_green(test_vars, timeout=30)
+
+
+def test_containers_removed_by_hand_come_back_with_their_data(
+    db: Any,
+    kv: redis.Redis,
+    docker_client: docker.DockerClient,
+    test_vars: dict[str, Any],
+    converge: Callable[..., Any],
+) -> None:
+    with db.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS faults_probe (id int PRIMARY KEY, note text)")
+        cur.execute("INSERT INTO faults_probe VALUES (1, 'kept') ON CONFLICT DO NOTHING")
+    kv.set("faults:probe", "kept")
+    for name in (test_vars["postgres_pgvector_container_name"], test_vars["redis_container_name"]):
+        docker_client.containers.get(name).remove(force=True)
+    result = converge()
+    assert result.rc == 0, result
+    wait_all_green(test_vars)
+    with (
+        psycopg2.connect(
+            host="127.0.0.1",
+            port=test_vars["postgres_pgvector_port"],
+            dbname="menu_ops",
+            user="postgres",
+            password="postgres",
+        ) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute("SELECT note FROM faults_probe WHERE id = 1")
+        assert cur.fetchone() == ("kept",)
+    assert (
+        redis.Redis(host="127.0.0.1", port=test_vars["redis_port"], decode_responses=True).get("faults:probe")
+        == "kept"
+    )
+
+
+def test_redis_down_is_reported_by_name_and_recovers(
+    host: Any, docker_client: docker.DockerClient, test_vars: dict[str, Any]
+) -> None:
+    api_pid = main_pid(host, "integrador-api.service")
+    container = docker_client.containers.get(test_vars["redis_container_name"])
+    container.stop(timeout=5)
+    try:
+        url = f"http://127.0.0.1:{test_vars['app_services_api_port']}/api/health/detailed"
+        response = requests.get(url, timeout=10)
+        assert response.status_code == 503, response.text
+        assert response.json()["down"] == ["redis"], response.text
+    finally:
+        container.start()
+    # The API reconnects by itself: no restart.
+    wait_all_green(test_vars, timeout=40)
+    assert main_pid(host, "integrador-api.service") == api_pid
+
+
+def test_deleted_venv_is_rebuilt(host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]) -> None:
+    host.run(f"rm -rf {VENV}")
+    result = converge()
+    assert result.rc == 0, result
+    assert host.file(f"{VENV}/bin/python").exists
+    wait_all_green(test_vars)
+
+
+def test_deleted_secret_alone_is_regenerated(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    before = read_env(host)
+    host.run(f"sed -i '/^JWT_SECRET=/d' {ENV_FILE}")
+    result = converge()
+    assert result.rc == 0, result
+    after = read_env(host)
+    assert after["TABLE_TOKEN_SECRET"] == before["TABLE_TOKEN_SECRET"]
+    assert after["JWT_SECRET"] != before["JWT_SECRET"] and len(after["JWT_SECRET"]) >= 32
+    wait_all_green(test_vars)
+
+
+def test_added_requirement_installs_once_and_restarts_each_service_once(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    reqs = f"{ROOT}/backend/requirements.txt"
+    host.run(f"cp {reqs} /tmp/requirements.orig && echo 'six==1.17.0' >> {reqs}")
+    try:
+        since = int(host.check_output("date +%s"))
+        time.sleep(1)
+        first = converge()
+        assert first.rc == 0, first
+        wait_all_green(test_vars)
+        host.check_output(f"{VENV}/bin/python -c 'import six'")
+        for unit in ("integrador-api.service", "integrador-ws.service"):
+            assert starts_since(host, unit, since) == 1, host.run(
+                f"journalctl --user-unit {unit} -n 30"
+            ).stdout
+        second = converge()
+        assert second.rc == 0 and second.changed == 0, second
+    finally:
+        host.run(f"cp /tmp/requirements.orig {reqs}")
+    assert converge().rc == 0
+    wait_all_green(test_vars)
+
+
+def test_other_major_version_image_is_refused_and_the_volume_untouched(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    before = docker_client.containers.get(test_vars["postgres_pgvector_container_name"])
+    major = before.exec_run(["cat", "/var/lib/postgresql/data/PG_VERSION"]).output.decode().strip()
+    tag = "integrador-test/pgvector:faults-other-major"
+    dockerfile = textwrap.dedent(f"""
+        FROM {test_vars["postgres_pgvector_image"]}
+        ENV PG_MAJOR={int(major) + 1}
+    """)
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+    try:
+        result = converge({"postgres_pgvector_image": tag})
+    finally:
+        docker_client.images.remove(tag, force=True)
+    assert result.rc != 0
+    assert f"holds a PostgreSQL {major} cluster, but {tag} runs PostgreSQL {int(major) + 1}" in result.output
+    after = docker_client.containers.get(test_vars["postgres_pgvector_container_name"])
+    assert after.id == before.id and after.status == "running"
+    wait_all_green(test_vars)
+
+
+def test_converge_killed_half_way_is_completed_by_the_next(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    # A slow converge: the venv must be rebuilt. Kill it while pip runs.
+    host.run(f"rm -rf {VENV}")
+    cmd, env = playbook_command(scenario_converge())
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while (
+        time.monotonic() < deadline and not host.run(f"pgrep -u dev -f '{VENV}/bin/python -m pip'").succeeded
+    ):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    host.run("pkill -9 -u dev -f 'bin/python -m pip' || true")
+    result = converge()
+    assert result.rc == 0, result
+    wait_all_green(test_vars)
+    assert converge().changed == 0
+
+
+@pytest.mark.skipif(
+    os.environ.get("INTEGRADOR_TEST_ENGINE_RESTART") != "1",
+    reason="restarts the Docker engine: set INTEGRADOR_TEST_ENGINE_RESTART=1 (CI does) on a machine where "
+    "this suite started dockerd itself",
+)
+def test_docker_engine_restart_brings_everything_back(
+    test_vars: dict[str, Any], docker_client: docker.DockerClient
+) -> None:
+    pid = int(subprocess.check_output(["pidof", "dockerd"]).split()[0])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.2)
+    subprocess.Popen(
+        ["dockerd"],
+        stdout=open("/tmp/dockerd-restarted.log", "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    client = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            client = docker.from_env()
+            client.ping()
+            break
+        except docker.errors.DockerException:
+            time.sleep(0.5)
+    assert client is not None
+    for name in (test_vars["postgres_pgvector_container_name"], test_vars["redis_container_name"]):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = client.containers.get(name).attrs["State"]
+            if state.get("Health", {}).get("Status") == "healthy":
+                break
+            time.sleep(0.5)
+        assert state["Health"]["Status"] == "healthy", f"{name}: {state}"
+    wait_all_green(test_vars, timeout=120)
