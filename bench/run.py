@@ -70,7 +70,6 @@ ENV = dict(
     MOLECULE_PROJECT_DIRECTORY=str(ROOT),
     ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
     ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-    ANSIBLE_CALLBACKS_ENABLED="",
     ANSIBLE_NOCOLOR="1",
 )
 HEALTH = [
@@ -141,7 +140,8 @@ def playbook(
     wall = time.perf_counter() - start
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
-    report = json.loads(proc.stdout)
+    # The timer callback (ansible.cfg) adds a line after the JSON document.
+    report = json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
     changed = sum(s.get("changed", 0) for s in report["stats"].values())
     modules, pip_seconds = 0, 0.0
     for play in report["plays"]:
