@@ -11,7 +11,7 @@ ARGS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: dev test venv images lint unit molecule bench check
+.PHONY: dev test venv images lint unit molecule bench check status logs down backup restore
 
 $(STAMP): requirements.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -45,3 +45,14 @@ test: lint unit molecule
 
 bench: $(STAMP) images
 	python bench/run.py
+
+# Day two (docs/day2.md). PURGE=1 also removes the containers and volumes.
+status logs backup: $(STAMP)
+	scripts/converge playbooks/$@.yml $(ARGS)
+
+down: $(STAMP)
+	scripts/converge playbooks/down.yml $(if $(PURGE),-e integrador_purge=true) $(ARGS)
+
+restore: $(STAMP)
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=<backup folder>"; exit 2; }
+	scripts/converge playbooks/restore.yml -e backup=$(BACKUP) $(ARGS)
