@@ -11,6 +11,15 @@ import shutil
 import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_python import (
+    checkout_problem,
+    dotted,
+    find_interpreter,
+    parse_version,
+    probe,
+    too_old_message,
+    venv_python,
+)
 
 DOCUMENTATION = r"""
 module: integrador_python_env
@@ -87,34 +96,6 @@ rebuilt:
 """
 
 FINGERPRINT = ".integrador-requirements.sha256"
-CANDIDATES = [f"python3.{minor}" for minor in range(14, 7, -1)] + ["python3", "python"]
-PROBE = (
-    "import json, os, sys; print(json.dumps([list(sys.version_info[:3]), os.path.realpath(sys.executable)]))"
-)
-
-
-def parse_version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split("."))
-
-
-def probe(python: str) -> tuple[tuple[int, ...], str] | None:
-    """Version and real executable of an interpreter, or None when it does not run."""
-    try:
-        out = subprocess.run([python, "-c", PROBE], capture_output=True, text=True, timeout=30, check=True)
-        version, executable = json.loads(out.stdout)
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return None
-    return tuple(version), executable
-
-
-def venv_python(venv: str) -> str:
-    if os.name == "nt":
-        return os.path.join(venv, "Scripts", "python.exe")
-    return os.path.join(venv, "bin", "python")
-
-
-def dotted(version: tuple[int, ...]) -> str:
-    return ".".join(str(part) for part in version)
 
 
 class PythonEnv:
@@ -128,13 +109,9 @@ class PythonEnv:
         self.module.fail_json(msg=msg, **kwargs)
 
     def check_root(self) -> None:
-        if not os.path.isfile(os.path.join(self.root, "backend", "rest_api", "main.py")):
-            self.fail(
-                f"integrador_root {self.root} is not an Integrador checkout: expected the REST API at "
-                f"{os.path.join(self.root, 'backend', 'rest_api', 'main.py')} and the gateway in "
-                f"{os.path.join(self.root, 'ws_gateway')}. Set integrador_root to the folder that holds "
-                "backend/ and ws_gateway/."
-            )
+        problem = checkout_problem(self.root)
+        if problem:
+            self.fail(problem)
 
     def requirement_files(self) -> list[str]:
         files = [os.path.join(self.root, name) for name in self.params["requirements"]]
@@ -157,25 +134,11 @@ class PythonEnv:
         return os.path.join(self.root, "backend", ".venv")
 
     def pick_interpreter(self) -> tuple[str, tuple[int, ...], str]:
-        wanted = self.params["python"]
-        names = [wanted] if wanted else CANDIDATES
-        found = []
-        for name in names:
-            path = shutil.which(name) or (name if os.path.isfile(name) else None)
-            info = probe(path) if path else None
-            if info is None:
-                continue
-            version, executable = info
-            if version >= self.minimum:
-                return path, version, executable
-            found.append(f"Python {dotted(version)} at {path}")
-        what = "; ".join(found) if found else (f"no working {wanted}" if wanted else "no Python on PATH")
-        self.fail(
-            f"No Python of at least {self.params['min_version']} (python_env_min_version) was found: "
-            f"{what}. Install a newer Python and point python_env_python at it "
-            "(for example python_env_python: /usr/bin/python3.12)."
-        )
-        raise AssertionError  # fail_json exits
+        path, version, found = find_interpreter(self.params["python"], self.minimum)
+        if path is None:
+            self.fail(too_old_message(self.params["min_version"], found))
+            raise AssertionError  # fail_json exits
+        return path, version, found
 
     def fingerprint(self, venv_info: tuple[tuple[int, ...], str], files: list[str]) -> str:
         digest = hashlib.sha256()

@@ -4,10 +4,13 @@ recovery cases)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
 import subprocess
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +68,7 @@ def playbook_command(
     env.update(
         ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
         ANSIBLE_LIBRARY=str(PROJECT / "library"),
+        ANSIBLE_MODULE_UTILS=str(PROJECT / "module_utils"),
         ANSIBLE_GATHERING="explicit",
         ANSIBLE_PIPELINING="true",
         ANSIBLE_NOCOLOR="1",
@@ -94,3 +98,23 @@ def converge() -> Callable[..., ConvergeResult]:
         return run_playbook(scenario_converge(), extra_vars, *args)
 
     return _converge
+
+
+@contextlib.contextmanager
+def occupied_port(host: Any) -> Iterator[int]:
+    """A free port on the laptop's loopback, held by another program (a plain
+    python3 listener, as a developer's own server would) while in use."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    squatter = (
+        f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{port})); s.listen(); time.sleep(120)"
+    )
+    host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc != 0:
+        time.sleep(0.2)
+    try:
+        yield port
+    finally:
+        host.run(f"pkill -f 'bind..127.0.0.1.,{port}'")

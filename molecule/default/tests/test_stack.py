@@ -89,3 +89,23 @@ def test_skip_tags_docker_leaves_the_containers_alone(
     finally:
         assert converge().rc == 0
     assert docker_client.containers.get(db.name).attrs["State"]["Health"]["Status"] == "healthy"
+
+
+def test_no_change_run_executes_only_the_preflight_and_python_env(converge: Callable[..., Any]) -> None:
+    """The no-change path: one preflight module run, then python_env's fingerprint and
+    .env checks; no docker_container, psql, setup, systemctl or health request."""
+    result = converge()
+    assert result.rc == 0 and result.changed == 0, result
+    assert "Docker, ports, checkout, Python, user manager and disk are ready" in result.output, result
+    for task in (
+        "Docker engine answers, the port is free or ours",
+        "PostgreSQL container is running and healthy",
+        "Database and vector extension exist",
+        "Redis container is running and healthy",
+        "Platform and user facts are known",
+        "State of the user units is read",
+        "Owner of the port is looked up",
+        "Unit is enabled and started",
+        "Health URL answers 200",
+    ):
+        assert f"{task}" not in result.output, f"{task} ran on a no-change run:\n{result.output}"

@@ -1,0 +1,511 @@
+#!/usr/bin/python
+"""The stack's shared preflight: every check before a converge, in one module
+run, and the current state the roles then reuse instead of asking again."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import pwd
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_ports import port_owner
+from ansible.module_utils.integrador_python import (
+    checkout_problem,
+    find_interpreter,
+    parse_version,
+    probe,
+    too_old_message,
+    venv_python,
+)
+
+try:
+    from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
+    from ansible_collections.community.docker.plugins.module_utils._api.errors import (
+        DockerException,
+        NotFound,
+    )
+
+    HAS_DOCKER_API = True
+except ImportError:  # pragma: no cover - the collection is a requirement
+    HAS_DOCKER_API = False
+
+DOCUMENTATION = r"""
+module: integrador_preflight
+short_description: Every preflight check of the Integrador stack in one run
+description:
+  - Checks, for the parts given, everything a converge needs before it changes
+    anything, and reports every problem at once, each naming its cause and fix
+    (the variable or port to change).
+  - The Docker engine answers (with the usual socket locations for Docker Desktop
+    on macOS, rootless Docker and Podman when it does not); each container's host
+    port is free or already that container's; Docker's data root has room when an
+    image or a volume must still be created.
+  - O(root) is an Integrador checkout; a Python of at least O(min_version) exists
+    (the virtualenv's own, or one to build it with).
+  - A systemd user manager answers (Linux; with a hint for WSL); each service's port
+    is free or held by its unit.
+  - Returns the state it read (containers, images, volumes, units, health URLs, user
+    facts), so the roles skip their own inspection on a run without changes.
+  - Never changes anything.
+options:
+  docker_host:
+    description: Docker engine to check; the Docker checks are skipped when omitted.
+    type: str
+  containers:
+    description: Containers of the stack.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: Container name., type: str, required: true}
+      image: {description: Image the container should run., type: str, required: true}
+      volume: {description: Named data volume., type: str}
+      port: {description: Host port., type: int}
+      port_var: {description: Variable that sets the host port (named in messages)., type: str}
+      container_port: {description: Port inside the container., type: int}
+      bind_address: {description: Host address the port is published on., type: str, default: 127.0.0.1}
+      probe:
+        description: Command run inside the running container; its exit code and output are returned.
+        type: list
+        elements: str
+  min_free_docker_mb:
+    description:
+      - Free space Docker's data root must have when an image or a volume is still to
+        be created. Checked only where the data root is on this host's file system
+        (not inside Docker Desktop's VM). 0 disables the check.
+    type: int
+    default: 0
+  root:
+    description: Integrador checkout to check; skipped when omitted.
+    type: path
+  python:
+    description: Interpreter to build the virtualenv with; empty picks the newest python3.X.
+    type: str
+    default: ""
+  min_version:
+    description: Oldest Python accepted; the Python check is skipped when empty.
+    type: str
+    default: ""
+  venv:
+    description: Existing virtualenv (absolute, or relative to O(root)) whose Python counts too.
+    type: str
+    default: ""
+  units:
+    description: systemd user units of the services (Linux); needs a user manager.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      unit: {description: Unit name., type: str, required: true}
+      port: {description: Port the service listens on (checked when given)., type: int}
+      port_var: {description: Variable that sets the port., type: str}
+      bind_address: {description: Address the service binds., type: str, default: 127.0.0.1}
+      health_url: {description: URL probed once (state only; never a failure)., type: str}
+  linger:
+    description: Lingering is to be enabled by the converge; a user manager then need not answer yet.
+    type: bool
+    default: false
+  ports:
+    description: Check that the ports are free or already the stack's (a converge binds them).
+    type: bool
+    default: true
+  fail_on_problems:
+    description: Fail when a problem is found; false only warns (for reports such as status.yml).
+    type: bool
+    default: true
+author: Integrador developers
+"""
+
+EXAMPLES = r"""
+- name: Preflight checks pass
+  integrador_preflight:
+    docker_host: unix:///var/run/docker.sock
+    containers:
+      - {name: integrador_db, image: "pgvector/pgvector:pg16", volume: integrador_pgdata,
+         port: 5432, port_var: postgres_pgvector_port, container_port: 5432}
+    min_free_docker_mb: 1536
+    root: ~/src/integrador
+    min_version: "3.10"
+  register: __preflight
+"""
+
+RETURN = r"""
+docker:
+  description: Whether the engine answered, its version, data root and free space (MB, null when not visible).
+  type: dict
+  returned: always
+containers:
+  description: Per container name, C(exists), C(running), C(health), C(labels), C(image_current) (the
+    container runs the image the tag names now), C(volume_exists), C(port_ours), C(probe_rc), C(probe_output).
+  type: dict
+  returned: always
+units:
+  description: Per unit, the properties C(systemctl --user show) gives (empty when no user manager answered).
+  type: dict
+  returned: always
+health:
+  description: Per health URL, the HTTP status it answered (0 for no answer).
+  type: dict
+  returned: always
+linger_enabled:
+  description: Whether lingering is already enabled for the user (Linux).
+  type: bool
+  returned: always
+problems:
+  description: Every problem found (the module fails when there is one).
+  type: list
+  elements: str
+  returned: always
+ansible_facts:
+  description: C(system), C(user_id), C(user_uid), C(user_dir), as the setup module names them.
+  type: dict
+  returned: always
+"""
+
+SOCKET_HINTS = (
+    "Start Docker (Docker Desktop, or `sudo systemctl start docker`), or point integrador_docker_host "
+    "at your engine: Docker Desktop on macOS unix://$HOME/.docker/run/docker.sock, rootless Docker "
+    "unix:///run/user/$UID/docker.sock, Podman unix:///run/user/$UID/podman/podman.sock."
+)
+UNIT_PROPERTIES = ",".join(
+    [
+        *("Id", "LoadState", "ActiveState", "SubState", "MainPID", "UnitFileState"),
+        *("NeedDaemonReload", "FragmentPath", "Environment", "ExecStart"),
+    ]
+)
+MB = 1024 * 1024
+
+
+class Preflight:
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+        self.user = pwd.getpwuid(os.getuid()) if hasattr(os, "getuid") else None
+
+    # --- Docker -----------------------------------------------------------
+    def docker(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        host = self.params["docker_host"]
+        containers = self.params["containers"]
+        info: dict[str, Any] = {"reachable": False}
+        states: dict[str, Any] = {}
+        if not host:
+            return info, states
+        if not HAS_DOCKER_API:
+            self.problems.append(
+                "the community.docker collection is missing: "
+                "ansible-galaxy collection install -r requirements.yml"
+            )
+            return info, states
+        try:
+            client = APIClient(base_url=host, version="auto", timeout=10)
+            engine = client.get_json("/info")
+        except Exception as exc:  # any failure to connect is reported the same way
+            self.problems.append(f"Cannot reach the Docker engine at {host} ({exc}). {SOCKET_HINTS}")
+            return info, states
+        info = {
+            "reachable": True,
+            "version": engine.get("ServerVersion"),
+            "data_root": engine.get("DockerRootDir"),
+        }
+        to_create = []
+        for spec in containers:
+            state = self.container(client, spec)
+            states[spec["name"]] = state
+            if not state["image_present"]:
+                to_create.append(f"image {spec['image']}")
+            if spec.get("volume") and not state["volume_exists"]:
+                to_create.append(f"volume {spec['volume']}")
+        info["free_mb"] = self.docker_space(host, info["data_root"], to_create)
+        client.close()
+        return info, states
+
+    def container(self, client: APIClient, spec: dict[str, Any]) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "exists": False,
+            "running": False,
+            "health": "",
+            "labels": {},
+            "port_ours": False,
+        }
+        try:
+            attrs = client.get_json("/containers/{0}/json", spec["name"])
+        except NotFound:
+            attrs = None
+        image_id = None
+        try:
+            image_id = client.get_json("/images/{0}/json", spec["image"])["Id"]
+        except NotFound:
+            pass
+        state["image_present"] = image_id is not None
+        if spec.get("volume"):
+            try:
+                client.get_json("/volumes/{0}", spec["volume"])
+                state["volume_exists"] = True
+            except NotFound:
+                state["volume_exists"] = False
+        if attrs:
+            running = attrs["State"].get("Running", False)
+            bindings = (attrs["HostConfig"].get("PortBindings") or {}).get(
+                f"{spec.get('container_port')}/tcp"
+            ) or []
+            state.update(
+                exists=True,
+                running=running,
+                status=attrs["State"].get("Status"),
+                health=(attrs["State"].get("Health") or {}).get("Status", ""),
+                labels=attrs["Config"].get("Labels") or {},
+                image=attrs["Config"].get("Image"),
+                image_current=attrs.get("Image") == image_id,
+                port_ours=running and any(str(b.get("HostPort")) == str(spec.get("port")) for b in bindings),
+            )
+            if running and spec.get("probe"):
+                state["probe_rc"], state["probe_output"] = self.exec_probe(
+                    client, spec["name"], spec["probe"]
+                )
+        if not state["port_ours"]:
+            self.port_free(
+                spec["port"], spec["bind_address"], spec.get("port_var"), f"the {spec['name']} container"
+            )
+        return state
+
+    @staticmethod
+    def exec_probe(client: APIClient, name: str, argv: list[str]) -> tuple[int, str]:
+        try:
+            created = client.post_json_to_json(
+                "/containers/{0}/exec", name, data={"Cmd": argv, "AttachStdout": True, "AttachStderr": True}
+            )
+            stdout, stderr = client.post_json_to_stream(
+                "/exec/{0}/start",
+                created["Id"],
+                data={"Detach": False, "Tty": False},
+                stream=False,
+                tty=False,
+                demux=True,
+            )
+            rc = client.get_json("/exec/{0}/json", created["Id"]).get("ExitCode") or 0
+        except DockerException as exc:
+            return -1, str(exc)
+        return rc, ((stdout or b"") + (stderr or b"")).decode(errors="replace").strip()
+
+    def docker_space(self, host: str, data_root: str | None, to_create: list[str]) -> int | None:
+        wanted = self.params["min_free_docker_mb"]
+        # Only a local engine's data root is this host's file system (not Docker Desktop's VM).
+        if not wanted or not data_root or not host.startswith("unix://") or not os.path.isdir(data_root):
+            return None
+        free_mb = shutil.disk_usage(data_root).free // MB
+        if free_mb >= wanted:
+            return free_mb
+        if to_create:
+            self.problems.append(
+                f"Only {free_mb} MB are free for Docker's data root {data_root}, and this converge still "
+                f"has to create {', '.join(to_create)}; integrador_min_free_docker_mb asks for {wanted} MB. "
+                "Free some space (`docker system prune` removes unused images and build cache), or lower "
+                "integrador_min_free_docker_mb."
+            )
+        else:
+            self.warnings.append(
+                f"Only {free_mb} MB are free for Docker's data root {data_root} "
+                f"(integrador_min_free_docker_mb: {wanted}): PostgreSQL and Redis stop writing when the "
+                "disk fills up."
+            )
+        return free_mb
+
+    # --- ports --------------------------------------------------------------
+    def port_free(
+        self, port: int | None, host: str, var: str | None, whose: str, ours: set[int] | None = None
+    ) -> None:
+        if not port or not self.params["ports"]:
+            return
+        try:
+            in_use, pid, process = port_owner(host, port)
+        except OSError as exc:
+            self.problems.append(
+                f"Port {port} on {host} cannot be tested ({exc}): check integrador_bind_address."
+            )
+            return
+        if in_use and not (pid and ours and pid in ours):
+            fix = f"set {var} to a free port" if var else "choose another port"
+            self.problems.append(
+                f"Port {port} on {host} is already taken by {process or 'another program'}, not by {whose}. "
+                f"Stop that program, or {fix}."
+            )
+
+    # --- checkout and Python --------------------------------------------------
+    def checkout(self) -> None:
+        root = self.params["root"]
+        if not root:
+            return
+        problem = checkout_problem(os.path.abspath(root))
+        if problem:
+            self.problems.append(problem)
+            return
+        if not self.params["min_version"]:
+            return
+        minimum = parse_version(self.params["min_version"])
+        venv = self.params["venv"]
+        candidates = (
+            [os.path.join(root, venv)]
+            if venv
+            else [os.path.join(root, "backend", n) for n in ("venv", ".venv")]
+        )
+        for path in candidates:
+            current = probe(venv_python(path)) if os.path.exists(venv_python(path)) else None
+            if current and current[0] >= minimum and not self.params["python"]:
+                return  # the virtualenv's Python will do; no interpreter is needed to build one
+        found, _, what = find_interpreter(self.params["python"], minimum)
+        if found is None:
+            self.problems.append(too_old_message(self.params["min_version"], what))
+
+    # --- service manager ------------------------------------------------------
+    def units(self) -> tuple[dict[str, Any], bool]:
+        specs = self.params["units"]
+        linger = bool(self.user and os.path.exists(f"/var/lib/systemd/linger/{self.user.pw_name}"))
+        states: dict[str, Any] = {}
+        if not specs or platform.system() != "Linux":
+            return states, linger
+        env = dict(os.environ)
+        # Set by a login session; not by `su`, cron or a container's exec.
+        env.setdefault("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}")
+        try:
+            proc = subprocess.run(
+                ["systemctl", "--user", "show", f"--property={UNIT_PROPERTIES}", *[s["unit"] for s in specs]],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=15,
+                check=False,
+            )
+            answer, rc = (proc.stderr or proc.stdout).strip(), proc.returncode
+        except (OSError, subprocess.SubprocessError) as exc:
+            answer, rc = str(exc), -1
+        if rc != 0:
+            if not (self.params["linger"] and not linger):  # enabling lingering starts the manager
+                self.problems.append(self.no_user_manager(answer))
+            return states, linger
+        for block in proc.stdout.strip().split("\n\n"):
+            props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+            if "Id" in props:
+                states[props["Id"]] = props
+        ours = {int(p.get("MainPID", "0")) for p in states.values()} - {0}
+        for spec in specs:
+            self.port_free(
+                spec["port"], spec["bind_address"], spec.get("port_var"), f"the {spec['unit']} unit", ours
+            )
+        return states, linger
+
+    def no_user_manager(self, answer: str) -> str:
+        name = self.user.pw_name if self.user else getpass.getuser()
+        try:
+            with open("/proc/sys/kernel/osrelease", encoding="ascii") as handle:
+                wsl = "microsoft" in handle.read().lower()
+        except OSError:
+            wsl = False
+        hints = [
+            'on WSL, enable systemd: put "[boot]" and "systemd=true" in /etc/wsl.conf, run `wsl --shutdown` '
+            "in Windows, and open the distribution again" + (" (this is WSL)" if wsl else ""),
+            "over SSH or without a login session, enable lingering (app_services_linger: true, or "
+            f"`sudo loginctl enable-linger {name}`), which also starts the services at boot",
+            "where systemd is not the init system at all, there is no supported service manager",
+        ]
+        return (
+            f"No systemd user session is reachable for {name}: `systemctl --user` says "
+            f"{answer or 'nothing'}. The services run as systemd --user units, so a user manager must be "
+            "running:\n  - " + ";\n  - ".join(hints) + "."
+        )
+
+    def health(self) -> dict[str, int]:
+        statuses = {}
+        for spec in self.params["units"]:
+            url = spec.get("health_url")
+            if not url:
+                continue
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
+                    statuses[url] = response.status
+            except urllib.error.HTTPError as exc:
+                statuses[url] = exc.code
+            except (OSError, ValueError):
+                statuses[url] = 0
+        return statuses
+
+    def facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"system": platform.system()}
+        if self.user:
+            facts.update(user_id=self.user.pw_name, user_uid=self.user.pw_uid, user_dir=self.user.pw_dir)
+        return facts
+
+
+def main() -> None:
+    container_spec = {
+        "name": {"type": "str", "required": True},
+        "image": {"type": "str", "required": True},
+        "volume": {"type": "str"},
+        "port": {"type": "int"},
+        "port_var": {"type": "str"},
+        "container_port": {"type": "int"},
+        "bind_address": {"type": "str", "default": "127.0.0.1"},
+        "probe": {"type": "list", "elements": "str"},
+    }
+    unit_spec = {
+        "unit": {"type": "str", "required": True},
+        "port": {"type": "int"},
+        "port_var": {"type": "str"},
+        "bind_address": {"type": "str", "default": "127.0.0.1"},
+        "health_url": {"type": "str"},
+    }
+    module = AnsibleModule(
+        argument_spec={
+            "docker_host": {"type": "str"},
+            "containers": {"type": "list", "elements": "dict", "default": [], "options": container_spec},
+            "min_free_docker_mb": {"type": "int", "default": 0},
+            "root": {"type": "path"},
+            "python": {"type": "str", "default": ""},
+            "min_version": {"type": "str", "default": ""},
+            "venv": {"type": "str", "default": ""},
+            "units": {"type": "list", "elements": "dict", "default": [], "options": unit_spec},
+            "linger": {"type": "bool", "default": False},
+            "ports": {"type": "bool", "default": True},
+            "fail_on_problems": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    check = Preflight(module)
+    docker, containers = check.docker()
+    check.checkout()
+    units, linger = check.units()
+    result = {
+        "changed": False,
+        "docker": docker,
+        "containers": containers,
+        "units": units,
+        "linger_enabled": linger,
+        "health": check.health() if units else {},
+        "problems": check.problems,
+        "ansible_facts": check.facts(),
+    }
+    for warning in check.warnings:
+        module.warn(warning)
+    if check.problems and not module.params["fail_on_problems"]:
+        for problem in check.problems:
+            module.warn(problem)
+    elif check.problems:
+        count = len(check.problems)
+        module.fail_json(
+            msg=f"Preflight found {count} problem{'s' if count > 1 else ''}; nothing was changed:\n"
+            + "\n".join(f"- {problem}" for problem in check.problems),
+            **result,
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

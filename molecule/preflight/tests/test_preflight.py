@@ -1,0 +1,144 @@
+"""The shared preflight: each problem it knows is caused for real, and the
+message must name the cause and the fix; nothing may change before it passes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import docker
+import pytest
+from conftest import PROJECT, occupied_port, run_playbook
+
+DEV = PROJECT / "playbooks" / "dev.yml"
+
+
+def test_ready_laptop_passes_and_changes_nothing(converge: Callable[..., Any]) -> None:
+    result = converge()
+    assert result.rc == 0, result
+    assert result.changed == 0, result
+    assert (
+        "Docker, ports, checkout, Python, user manager and disk are ready (db, redis, python, api, ws)"
+        in (result.output)
+    )
+
+
+def test_every_problem_is_reported_at_once(host: Any, converge: Callable[..., Any]) -> None:
+    host.run("mkdir -p /home/dev/not-a-checkout")
+    with occupied_port(host) as port:
+        result = converge(
+            {
+                "integrador_docker_host": "unix:///nonexistent/docker.sock",
+                "integrador_root": "/home/dev/not-a-checkout",
+                "app_services_api_port": port,
+            }
+        )
+    assert result.rc != 0, result
+    assert "Preflight found 3 problems; nothing was changed:" in result.output, result
+    assert "Cannot reach the Docker engine at unix:///nonexistent/docker.sock" in result.output, result
+    for socket_hint in (
+        "unix://$HOME/.docker/run/docker.sock",
+        "unix:///run/user/$UID/docker.sock",
+        "unix:///run/user/$UID/podman/podman.sock",
+    ):
+        assert socket_hint in result.output, result
+    assert (
+        "integrador_root /home/dev/not-a-checkout is not an Integrador checkout: expected the REST API at "
+        "/home/dev/not-a-checkout/backend/rest_api/main.py"
+    ) in result.output, result
+    assert f"Port {port} on 127.0.0.1 is already taken by python3 (pid" in result.output, result
+    assert (
+        "not by the integrador-api.service unit. Stop that program, or set app_services_api_port "
+        "to a free port."
+    ) in result.output, result
+
+
+def test_container_port_held_by_another_program_is_named(
+    host: Any, docker_client: docker.DockerClient, test_vars: dict[str, Any]
+) -> None:
+    with occupied_port(host) as port:
+        result = run_playbook(DEV, {"postgres_pgvector_port": port})
+    assert result.rc != 0, result
+    assert f"Port {port} on 127.0.0.1 is already taken by python3 (pid" in result.output, result
+    assert (
+        f"not by the {test_vars['postgres_pgvector_container_name']} container. Stop that program, or set "
+        "postgres_pgvector_port to a free port."
+    ) in result.output, result
+    # dev.yml stopped at its preflight: no role ran, nothing was created.
+    assert "postgres_pgvector : " not in result.output, result
+    assert not docker_client.containers.list(
+        all=True, filters={"name": test_vars["postgres_pgvector_container_name"]}
+    )
+    assert not docker_client.volumes.list(filters={"name": test_vars["postgres_pgvector_volume"]})
+
+
+def test_python_too_old_names_the_setting(converge: Callable[..., Any]) -> None:
+    result = converge({"python_env_min_version": "3.99"})
+    assert result.rc != 0, result
+    assert "No Python of at least 3.99 (python_env_min_version) was found: Python 3." in result.output, result
+    assert "point python_env_python at it" in result.output, result
+
+
+def test_missing_user_manager_is_explained(
+    host: Any, docker_client: docker.DockerClient, converge: Callable[..., Any]
+) -> None:
+    """A user whose systemd user manager is not running: no login session, no lingering."""
+    docker_client.containers.get(host.backend.host).exec_run(["useradd", "--create-home", "nopreflight"])
+    result = converge({"ansible_user": "nopreflight", "preflight_parts": ["api", "ws"]})
+    assert result.rc != 0, result
+    assert "No systemd user session is reachable for nopreflight" in result.output, result
+    assert "/etc/wsl.conf" in result.output, result
+    assert "sudo loginctl enable-linger nopreflight" in result.output, result
+
+
+def test_bad_setting_of_a_later_role_fails_before_any_check(converge: Callable[..., Any]) -> None:
+    result = run_playbook(DEV, {"app_services_ws_port": "eight thousand"})
+    assert result.rc != 0, result
+    assert "app_services_ws_port" in result.output, result
+    assert "Settings of the roles in this run are valid" in result.output, result
+    assert "Docker, ports, checkout, Python" not in result.output, result
+
+
+def test_too_little_disk_for_images_and_volumes(docker_client: docker.DockerClient) -> None:
+    """Runs on this machine, not in the laptop: only here is Docker's data root a
+    local folder (as on a Linux laptop; Docker Desktop keeps it in its VM)."""
+    data_root = docker_client.info()["DockerRootDir"]
+    if not os.path.isdir(data_root):
+        pytest.skip(f"Docker's data root {data_root} is not on this machine's file system")
+    free_mb = shutil.disk_usage(data_root).free // (1024 * 1024)
+    volume = "itest_preflight_disk_pgdata"
+    extra = {
+        "ansible_python_interpreter": sys.executable,
+        "integrador_docker_host": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
+        "postgres_pgvector_volume": volume,
+        "postgres_pgvector_container_name": "itest_preflight_disk_db",
+        "preflight_parts": ["db"],
+        "preflight_ports": False,
+        "integrador_min_free_docker_mb": free_mb + 100_000,
+    }
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        str(PROJECT / "molecule" / "preflight" / "converge.yml"),
+    ]
+    for key, value in extra.items():
+        cmd += ["-e", json.dumps({key: value})]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=PROJECT, check=False, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert (
+        f"MB are free for Docker's data root {data_root}, and this converge still has to create" in output
+    ), output
+    assert f"volume {volume}" in output, output
+    assert f"integrador_min_free_docker_mb asks for {free_mb + 100_000} MB" in output, output
+    assert "docker system prune" in output, output
+    assert not docker_client.volumes.list(filters={"name": volume})
