@@ -353,7 +353,7 @@ class Preflight:
         minimum = parse_version(self.params["min_version"])
         venv = self.params["venv"]
         candidates = (
-            [os.path.join(root, venv)]
+            [os.path.join(root, os.path.expanduser(venv))]
             if venv
             else [os.path.join(root, "backend", n) for n in ("venv", ".venv")]
         )
