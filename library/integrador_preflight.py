@@ -502,7 +502,8 @@ def main() -> None:
         module.fail_json(
             msg=f"Preflight found {count} problem{'s' if count > 1 else ''}; nothing was changed:\n"
             + "\n".join(f"- {problem}" for problem in check.problems),
-            **result,
+            # Only the problems: the state read is of no use once the run stops.
+            problems=check.problems,
         )
     module.exit_json(**result)
 
