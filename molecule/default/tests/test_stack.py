@@ -15,6 +15,8 @@ import requests
 import websockets
 
 USER_ENV = "XDG_RUNTIME_DIR=/run/user/1000"
+# converge.yml gives this scenario a Redis password (test_secrets.py).
+REDIS_PASSWORD = "itest-redis-pass-Vm4"
 
 
 @pytest.mark.parametrize("unit", ["integrador-api.service", "integrador-ws.service"])
@@ -49,7 +51,7 @@ def test_published_event_reaches_a_websocket_client(test_vars: dict[str, Any]) -
         url = f"ws://127.0.0.1:{test_vars['app_services_ws_port']}/ws/events?channel=itest:stack"
         async with websockets.connect(url, open_timeout=10) as ws:
             assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "subscribed"
-            redis.Redis(host="127.0.0.1", port=test_vars["redis_port"]).publish(
+            redis.Redis(host="127.0.0.1", port=test_vars["redis_port"], password=REDIS_PASSWORD).publish(
                 "itest:stack", "order 42 ready"
             )
             return str(await asyncio.wait_for(ws.recv(), 10))
