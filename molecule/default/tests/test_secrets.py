@@ -80,9 +80,11 @@ def test_no_run_prints_a_secret(host: Any, converge: Callable[..., Any], hand_wr
 
 
 def test_a_failure_message_prints_no_secret(converge: Callable[..., Any]) -> None:
-    """A run that fails (the API's port taken by nothing real: an impossible health
-    path) reports without showing the passwords."""
-    result = converge({"app_services_api_health_path": "/itest/no-such-path"}, "-vvv")
+    """A run that fails (a health path the API does not serve) reports the journal's
+    last lines and the answer without showing the passwords."""
+    result = converge(
+        {"app_services_api_health_path": "/itest/no-such-path", "app_services_health_timeout": 3}, "-vvv"
+    )
     try:
         assert result.rc != 0, result
         assert_no_secret(result.output, [PG_PASSWORD, REDIS_PASSWORD])
