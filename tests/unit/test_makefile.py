@@ -109,6 +109,17 @@ def test_down_refuses_other_values_before_ansible(value: str, argv_stub: Path, t
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("value", "wanted"), [("0", []), ("no", []), ("1", ["-e", "integrador_purge=true"])])
+def test_down_runs_the_playbook_with_what_make_decided(
+    value: str, wanted: list[str], argv_stub: Path, tmp_path: Path
+) -> None:
+    """A real run (not -n), the argv stub in place of scripts/converge."""
+    out = tmp_path / "argv"
+    proc = run_make("down", f"PURGE={value}", f"CONVERGE={argv_stub}", env={"ARGV_OUT": str(out)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text()) == [["playbooks/down.yml", *wanted], {}]
+
+
 def test_purge_that_looks_like_make_code_is_not_run(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     proc = dry_run_down(f"$(shell touch {marker})")
