@@ -7,9 +7,14 @@ VENV := .venv
 STAMP := $(VENV)/.requirements.txt
 # Extra ansible-playbook arguments, for example: make dev ARGS="--tags api"
 ARGS ?=
+# What runs a playbook (tests/unit/test_makefile.py points it at a stub that shows its arguments).
+CONVERGE ?= scripts/converge
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+# PURGE and BACKUP are read raw ($(value)): exporting them as make does for a command-line
+# variable would expand them, running a $(shell ...) they hold.
+unexport PURGE BACKUP
 
 .PHONY: dev test venv images lint unit molecule bench check status logs down backup restore
 
@@ -21,11 +26,11 @@ $(STAMP): requirements.txt
 venv: $(STAMP)
 
 dev: $(STAMP)
-	scripts/converge playbooks/dev.yml $(ARGS)
+	$(CONVERGE) playbooks/dev.yml $(ARGS)
 
 # Dry run of dev: what would change.
 check: $(STAMP)
-	scripts/converge playbooks/dev.yml --check --diff $(ARGS)
+	$(CONVERGE) playbooks/dev.yml --check --diff $(ARGS)
 
 images:
 	tests/images/build.sh
@@ -46,13 +51,46 @@ test: lint unit molecule
 bench: $(STAMP) images
 	python bench/run.py
 
-# Day two (docs/day2.md). PURGE=1 also removes the containers and volumes.
+# Day two (docs/day2.md).
 status logs backup: $(STAMP)
-	scripts/converge playbooks/$@.yml $(ARGS)
+	$(CONVERGE) playbooks/$@.yml $(ARGS)
+
+# PURGE=1 (or true, yes, in any case) also removes the containers and volumes; empty, 0,
+# false or no keep them; anything else stops before ansible runs (a typo must not purge,
+# and PURGE=0 must not either, as `$(if $(PURGE),...)` once did).
+lowercase = $(subst Z,z,$(subst Y,y,$(subst X,x,$(subst W,w,$(subst V,v,$(subst U,u,$(subst T,t,$(subst S,s,$(subst R,r,$(subst Q,q,$(subst P,p,$(subst O,o,$(subst N,n,$(subst M,m,$(subst L,l,$(subst K,k,$(subst J,j,$(subst I,i,$(subst H,h,$(subst G,g,$(subst F,f,$(subst E,e,$(subst D,d,$(subst C,c,$(subst B,b,$(subst A,a,$(1)))))))))))))))))))))))))))
+purge := $(strip $(call lowercase,$(value PURGE)))
+purge_single := $(filter 0 1,$(words $(purge)))
+purge_yes := $(if $(purge_single),$(filter 1 true yes,$(purge)))
+purge_known := $(if $(purge_single),$(or $(filter 0,$(words $(purge))),$(filter 1 true yes 0 false no,$(purge))))
 
 down: $(STAMP)
-	scripts/converge playbooks/down.yml $(if $(PURGE),-e integrador_purge=true) $(ARGS)
+	$(if $(purge_known),,$(error PURGE=$(value PURGE) is not understood: PURGE=1 (or true, yes) removes the containers and volumes, PURGE=0 (or false, no, or no PURGE at all) keeps them. Nothing was run))
+	$(CONVERGE) playbooks/down.yml $(if $(purge_yes),-e integrador_purge=true) $(ARGS)
 
+# BACKUP reaches the playbook as one value, exactly as typed (spaces, quotes, $, \, {{ }}):
+# make hands it over untouched through the environment ($(value) expands nothing); Python
+# writes it into a temporary extra-vars file as a YAML double-quoted string (ASCII, \U
+# escapes) inside a mapping tagged !unsafe, so that Ansible neither templates it nor reads
+# "0" or "yes" as a number or a boolean (a tag on the string itself would). No command line
+# form of -e can say all that.
+define restore_extra_vars
+import os
+out = ""
+for char in os.environ["INTEGRADOR_BACKUP"]:
+    if char in '"\\':
+        out += "\\" + char
+    elif " " <= char <= "~":
+        out += char
+    else:
+        out += "\\U%08x" % ord(char)
+print('!unsafe {"backup": "' + out + '"}')
+endef
+
+restore: export INTEGRADOR_BACKUP = $(value BACKUP)
+restore: export INTEGRADOR_RESTORE_EXTRA_VARS = $(value restore_extra_vars)
 restore: $(STAMP)
-	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=<backup folder>"; exit 2; }
-	scripts/converge playbooks/restore.yml -e backup=$(BACKUP) $(ARGS)
+	@test -n "$$INTEGRADOR_BACKUP" || { echo "usage: make restore BACKUP=<backup folder>" >&2; exit 2; }
+	vars=$$(mktemp) && trap 'rm -f "$$vars"' EXIT && \
+	  $(VENV)/bin/python -c "$$INTEGRADOR_RESTORE_EXTRA_VARS" >"$$vars" && \
+	  $(CONVERGE) playbooks/restore.yml -e "@$$vars" $(ARGS)

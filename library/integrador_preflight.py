@@ -22,6 +22,7 @@ from ansible.module_utils.integrador_python import (
     parse_version,
     probe,
     too_old_message,
+    venv_problem,
     venv_python,
 )
 
@@ -348,6 +349,11 @@ class Preflight:
         if problem:
             self.problems.append(problem)
             return
+        # The folder python_env would rebuild must be a virtualenv (or absent): the same
+        # refusal, in the same words, as integrador_python_env, before anything changes.
+        problem = venv_problem(root, self.params["venv"])
+        if problem:
+            self.problems.append(problem)
         if not self.params["min_version"]:
             return
         minimum = parse_version(self.params["min_version"])

@@ -13,11 +13,16 @@ import subprocess
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_python import (
     checkout_problem,
+    clear_virtualenv,
     dotted,
     find_interpreter,
+    is_virtualenv,
+    mark_virtualenv,
     parse_version,
     probe,
     too_old_message,
+    venv_location,
+    venv_problem,
     venv_python,
 )
 
@@ -30,6 +35,11 @@ description:
   - Keeps a fingerprint of the requirement files' contents and of the interpreter inside the
     virtualenv; while it matches, pip is not run at all.
   - A virtualenv whose interpreter no longer runs (for example after an OS upgrade) is rebuilt.
+  - Only a folder holding C(pyvenv.cfg) (or an empty or missing one) is ever created, rebuilt or
+    installed into. A virtualenv path that is the checkout, its C(backend/) or C(ws_gateway/), a
+    folder above it, the home folder, C(/), a file, a dangling symbolic link, or any other existing
+    folder is refused before anything changes, in check mode too. A symbolic link to a virtualenv
+    is kept and the folder it points to is rebuilt.
 options:
   root:
     description: The Integrador checkout (holds backend/ and ws_gateway/).
@@ -47,6 +57,7 @@ options:
     description:
       - Virtualenv path, absolute or relative to O(root).
       - Empty to reuse backend/venv or backend/.venv, else create backend/.venv.
+      - Must be missing, empty, or a virtualenv (holding C(pyvenv.cfg)).
     type: str
     default: ""
   requirements:
@@ -124,14 +135,12 @@ class PythonEnv:
         return files
 
     def venv_path(self) -> str:
-        if self.params["venv"]:
-            return os.path.join(self.root, os.path.expanduser(self.params["venv"]))
-        # Reuse the virtualenv the old start scripts looked for.
-        for name in ("venv", ".venv"):
-            candidate = os.path.join(self.root, "backend", name)
-            if os.path.exists(venv_python(candidate)):
-                return candidate
-        return os.path.join(self.root, "backend", ".venv")
+        """The virtualenv's folder, refused (before anything changes) unless it is ours to
+        touch: the preflight reports the same problem in the same words."""
+        problem = venv_problem(self.root, self.params["venv"])
+        if problem:
+            self.fail(problem)
+        return venv_location(self.root, self.params["venv"])
 
     def pick_interpreter(self) -> tuple[str, tuple[int, ...], str]:
         path, version, found = find_interpreter(self.params["python"], self.minimum)
@@ -198,9 +207,22 @@ class PythonEnv:
 
         self.check_free_space(venv)
         if rebuild:
-            if os.path.lexists(venv):
-                shutil.rmtree(venv)
-            self.run([interpreter, "-m", "venv", venv], "creating the virtualenv")
+            # Asked again right before the only removal this module makes.
+            problem = venv_problem(self.root, self.params["venv"])
+            if problem:
+                self.fail(problem)
+            # Python's venv refuses a symbolic link: the folder it points to is rebuilt, the link kept.
+            folder = os.path.realpath(venv)
+            try:
+                if is_virtualenv(folder):
+                    clear_virtualenv(folder)
+                mark_virtualenv(folder)
+            except OSError as exc:
+                self.fail(
+                    f"cannot prepare the virtualenv folder {folder} ({exc}). Check its permissions, or set "
+                    "python_env_venv to a folder you can write."
+                )
+            self.run([interpreter, "-m", "venv", folder], "creating the virtualenv")
             current = probe(venv_python(venv))
             if current is None:
                 self.fail(f"the new virtualenv at {venv} does not run its Python")
