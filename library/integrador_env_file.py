@@ -225,7 +225,7 @@ def edit(text: str, values: dict[str, str], secret_keys: list[str]) -> tuple[str
         else:
             start, end, prefix = binding.value_start, binding.value_end, ""
         # Without quotes only where what follows on the line (a comment) cannot join the value.
-        encoded = encode(value, bare=bare_safe_after(text[end : binding.end]))
+        encoded = encode(value, bare=bare_safe_after(text[end : binding.end], value))
         if encoded is None:
             raise EnvFileError(
                 f"The value for {key} cannot be written on line {binding.line} so that python-dotenv "
@@ -251,16 +251,14 @@ def edit(text: str, values: dict[str, str], secret_keys: list[str]) -> tuple[str
     # Read it back as python-dotenv will: every other key as it was, ours as wanted.
     expected = dict(current)
     expected.update({key: wanted[key] for key in managed})
-    if new != text and dotenv_values(new) != expected:
-        unreadable = [str(b.line) for b in bindings if b.error]
-        where = (
-            f" Line(s) {', '.join(unreadable)} cannot be read by python-dotenv (an unclosed quote?)."
-            if (unreadable)
-            else ""
-        )
+    if new != text and (
+        dotenv_values(new) != expected
+        or find_state(new, parse_bindings(new))[0] != new_state
+        or sum(b.error for b in parse_bindings(new)) != sum(b.error for b in bindings)
+    ):
         raise EnvFileError(
             f"Writing {', '.join(written) or 'the state line'} would change how python-dotenv reads "
-            f"other lines of the file.{where} Fix the file by hand and run again."
+            f"{fragile_lines(bindings, text)} of the file. Fix that line by hand and run again."
         )
     info: dict[str, object] = {
         "generated": generated,
@@ -271,6 +269,18 @@ def edit(text: str, values: dict[str, str], secret_keys: list[str]) -> tuple[str
         "bom": text.startswith("\ufeff"),
     }
     return new, info
+
+
+def fragile_lines(bindings: list, text: str) -> str:
+    """The lines whose reading depends on what follows them: one python-dotenv cannot read
+    (an unclosed quote), or a quoted value whose closing quote follows a backslash."""
+    lines = [
+        f"line {b.line}" + (f" ({b.key})" if b.key else "")
+        for b in bindings
+        if b.error
+        or (b.value is not None and b.value_end - b.value_start >= 2 and text[b.value_end - 2] == "\\")
+    ]
+    return ", ".join(lines) if lines else "other lines"
 
 
 def render(entries: dict[str, str | None], state: dict[str, str]) -> str:
@@ -331,6 +341,17 @@ def masked(
             shown = mask_urls(value).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
         out.append(head + shown)
     return "\n".join(out) + ("\n" if out else "")
+
+
+def diff(before: str, after: str, info: dict[str, object], secret_keys: list[str]) -> dict[str, str]:
+    """Both sides as the diff shows them (see masked); URLs show with their password masked,
+    so a changed host or port still shows."""
+    managed = list(info["managed"])  # type: ignore[call-overload]
+    written = list(info["written"])  # type: ignore[call-overload]
+    return {
+        "before": masked(before, secret_keys, [], managed, written, "old"),
+        "after": masked(after, secret_keys, [], managed, written, "new"),
+    }
 
 
 def read(module: AnsibleModule, path: str) -> str:
@@ -406,14 +427,7 @@ def main() -> None:
         "unknown": info["unknown"],
     }
     if module._diff and changed:
-        # URLs show with their password masked (mask_urls), so a changed host or port shows.
-        view = {"secret_keys": secret_keys, "sensitive": [], "managed": info["managed"]}
-        result["diff"] = {
-            "before": masked(before, changed=info["written"], side="old", **view),
-            "after": masked(after, changed=info["written"], side="new", **view),
-            "before_header": path,
-            "after_header": path,
-        }
+        result["diff"] = dict(diff(before, after, info, secret_keys), before_header=path, after_header=path)
     mode = int(module.params["mode"], 8)
     if changed and not module.check_mode:
         write(module, target, after, mode)

@@ -54,6 +54,9 @@ _unquoted_value = re.compile(r"([^\r\n]*)")
 _comment = re.compile(r"(?:[^\S\r\n]*#[^\r\n]*)?")
 _end_of_line = re.compile(r"[^\S\r\n]*(?:\r\n|\n|\r|$)")
 _rest_of_line = re.compile(r"[^\r\n]*(?:\r|\n|\r\n)?")
+# The same on a text whose line endings are untranslated: a CR LF ends the line as one (as
+# the LF python-dotenv sees there), so both texts split into the same statements.
+_rest_of_raw_line = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
 _double_quote_escapes = re.compile(r"\\[\\'\"abfnrtv]")
 _single_quote_escapes = re.compile(r"\\[\\']")
 _unquoted_comment = re.compile(r"\s+#.*")
@@ -143,7 +146,7 @@ def _parse_value(reader: _Reader, binding: Binding) -> str:
     return value
 
 
-def _parse_binding(reader: _Reader) -> Binding:
+def _parse_binding(reader: _Reader, rest_of_line: re.Pattern[str]) -> Binding:
     binding = Binding(reader.pos, reader.line)
     try:
         reader.read_regex(_multiline_whitespace)
@@ -170,26 +173,33 @@ def _parse_binding(reader: _Reader) -> Binding:
         reader.read_regex(_end_of_line)
         binding.key, binding.value = key, value
     except _Error:
-        reader.read_regex(_rest_of_line)
+        reader.read_regex(rest_of_line)
         binding.key, binding.value, binding.error = None, None, True
     binding.end = reader.pos
     return binding
 
 
-def _universal_newlines(value: str | None) -> str | None:
-    # python-dotenv reads the file in text mode: a CR LF or a lone CR inside a quoted value
-    # reaches it as LF. The grammar treats all three alike elsewhere, so only values differ.
-    return None if value is None else value.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def parse(string: str) -> list[Binding]:
-    """Every statement of a .env text (as decoded from UTF-8, line endings untouched)."""
+def _statements(string: str, rest_of_line: re.Pattern[str] = _rest_of_line) -> list[Binding]:
     reader = _Reader(string)
     bindings = []
     while reader.has_next():
-        binding = _parse_binding(reader)
-        binding.value = _universal_newlines(binding.value)
-        bindings.append(binding)
+        bindings.append(_parse_binding(reader, rest_of_line))
+    return bindings
+
+
+def parse(string: str) -> list[Binding]:
+    """Every statement of a .env text (as decoded from UTF-8, line endings untouched): the
+    positions in that text, the keys and values as python-dotenv reads them."""
+    bindings = _statements(string, _rest_of_raw_line)
+    if "\r" in string:
+        # python-dotenv reads the file in text mode: CR LF and a lone CR reach it as LF. The
+        # grammar treats the three alike between statements, so both texts split the same way;
+        # keys and values (a quoted one may span lines) are those of the translated text.
+        translated = _statements(string.replace("\r\n", "\n").replace("\r", "\n"))
+        if len(translated) != len(bindings):  # not expected; then trust what python-dotenv sees
+            raise ValueError("line endings change how the file splits into statements")
+        for binding, seen in zip(bindings, translated, strict=True):
+            binding.key, binding.value, binding.error = seen.key, seen.value, seen.error
     return bindings
 
 
@@ -209,7 +219,7 @@ def encode(value: str, bare: bool = True) -> str | None:
     escapes), or None if no writing does (why_unwritable says why)."""
     if why_unwritable(value):
         return None
-    if bare and _BARE.fullmatch(value):
+    if bare and (_BARE.fullmatch(value) or value == ""):
         return value
     if not any(char in value for char in "'\\\r\n"):
         return "'" + value + "'"
@@ -233,9 +243,12 @@ def why_unwritable(value: str) -> str | None:
     return None
 
 
-def bare_safe_after(rest: str) -> bool:
-    """Whether an unquoted value may be followed by `rest` (the remainder of the line) and
-    still end where it should: nothing, or whitespace (before a comment)."""
+def bare_safe_after(rest: str, value: str = "x") -> bool:
+    """Whether `value` may be written unquoted when `rest` (the remainder of the line) follows
+    and still end where it should: nothing or whitespace (before a comment) after a value, only
+    the end of the line after an empty one (`KEY= # c` would read "# c")."""
+    if value == "":
+        return re.fullmatch(r"[^\S\r\n]*(?:\r\n|\n|\r)?", rest) is not None
     return rest == "" or rest[0] in " \t\r\n\x0b\x0c"
 
 
@@ -244,7 +257,8 @@ def is_sensitive(key: str) -> bool:
     return any(word in upper for word in SENSITIVE_WORDS)
 
 
-_url_userinfo = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@")
+# A password may hold anything (even an unencoded @ or #): mask up to the last @ of the word.
+_url_userinfo = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^\s/@:]*)(:\S*)?@")
 _query_secret = re.compile(r"(?i)([?&;](?:[^=&\s]*(?:pass|pwd|secret|token|key)[^=&\s]*)=)[^&#\s]*")
 
 
@@ -252,9 +266,8 @@ def mask_urls(value: str) -> str:
     """A URL's password (user:password@), or a lone user part that may be a token, masked."""
 
     def hide(match: re.Match[str]) -> str:
-        userinfo = match.group(2)
-        if ":" in userinfo:
-            return match.group(1) + userinfo.split(":", 1)[0] + ":" + MASK + "@"
+        if match.group(3):
+            return match.group(1) + match.group(2) + ":" + MASK + "@"
         return match.group(1) + MASK + "@"
 
     value = _url_userinfo.sub(hide, value)
