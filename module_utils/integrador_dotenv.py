@@ -198,7 +198,8 @@ def parse(string: str) -> list[Binding]:
         translated = _statements(string.replace("\r\n", "\n").replace("\r", "\n"))
         if len(translated) != len(bindings):  # not expected; then trust what python-dotenv sees
             raise ValueError("line endings change how the file splits into statements")
-        for binding, seen in zip(bindings, translated, strict=True):
+        for index, binding in enumerate(bindings):  # (no zip(strict=): hosts may run Python 3.8)
+            seen = translated[index]
             binding.key, binding.value, binding.error = seen.key, seen.value, seen.error
     return bindings
 
