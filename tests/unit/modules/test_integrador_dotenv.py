@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 import urllib.parse
@@ -184,7 +185,14 @@ def test_merge_keeps_every_other_line_and_sets_ours(
 def test_previous_versions_file_keeps_its_values_without_a_byte_changed() -> None:
     wanted = {"REDIS_URL": "redis://127.0.0.1:6380", "DEBUG": "true", "ALLOWED_ORIGINS": "http://a,http://b"}
     old, state, *_ = env_file.merge({}, {}, wanted, SECRETS)
-    text = env_file.render(old, state)
+    # Exactly what the previous version rendered: header, state line, raw KEY=VALUE lines.
+    text = (
+        "\n".join(
+            [env_file.HEADER + env_file.STATE_PREFIX + json.dumps(state, sort_keys=True)]
+            + [f"{key}={value}" for key, value in old.items()]
+        )
+        + "\n"
+    )
     new, info = env_file.edit(text, wanted, SECRETS)
     assert new == text
     assert info["generated"] == [] and info["kept"] == []
