@@ -258,3 +258,13 @@ def test_masked_diff_never_holds_a_sensitive_value(
     # The diff still says which lines change.
     assert "JWT_SECRET=******** (new)" in shown["after"]
     assert "DATABASE_URL=postgresql://postgres:********@127.0.0.1:5432/menu_ops" in shown["after"]
+
+
+def test_duplicate_key_last_one_is_updated_and_none_dropped(tmp_path: Path) -> None:
+    text = "DEBUG=false\r\n# the one that counts:\r\nexport DEBUG\r\n"
+    new, info = env_file.edit(text, {"DEBUG": "true"}, [])
+    assert new.startswith("DEBUG=false\r\n# the one that counts:\r\nexport DEBUG=true\r\n")
+    path = tmp_path / ".env"
+    path.write_bytes(new.encode())
+    assert read_real(path)["DEBUG"] == "true"
+    assert env_file.edit(new, {"DEBUG": "true"}, [])[0] == new

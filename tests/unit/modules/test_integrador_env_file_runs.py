@@ -142,3 +142,16 @@ def test_no_secret_is_printed_in_any_syntax(tmp_path: Path, flags: tuple[str, ..
         assert path.read_bytes().startswith(HAND_WRITTEN.encode())
         for key in SECRETS:
             assert str(read(path)[key]) not in output
+
+
+def test_bom_and_crlf_file_is_kept_and_the_bom_reported(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    content = "\ufeffOWN=1\r\nPEM='a\r\nb'\r\n".encode()
+    path.write_bytes(content)
+    rc, output = run(path, {"DEBUG": "true"})
+    assert rc == 0, output
+    assert "byte order mark" in output, output
+    assert path.read_bytes().startswith(content)
+    assert b"\r\nDEBUG=true\r\n" in path.read_bytes() and path.read_bytes().count(
+        b"\n"
+    ) == path.read_bytes().count(b"\r\n")
