@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from dotenv import dotenv_values
 
 ROOT = "/home/dev/integrador"
 VENV = f"{ROOT}/backend/.venv"
@@ -160,4 +163,105 @@ def test_too_little_free_disk_is_refused_before_pip(host: Any, converge: Callabl
     assert "MB free on the file system of" in result.output, result
     assert "the virtualenv and its requirements need about 1000000000 MB" in result.output
     assert not host.file(VENV).exists
+    assert converge().rc == 0
+
+
+# A developer's own .env, written by hand: comments, CR LF endings, export, spaces around =,
+# quotes of each kind, a multi-line PEM key, their own JWT secret, and secrets in each syntax.
+HAND_WRITTEN = (
+    "# My own settings -- do not lose them\r\n"
+    "\r\n"
+    "export JWT_SECRET='my-own-jwt-secret-8888'\r\n"
+    "export API_KEY=bare-api-key-1111\r\n"
+    "DB_PASSWORD = 'single quoted pw 2222'\r\n"
+    'MY_TOKEN="double \\" quoted 3333"  # rotated monthly\r\n'
+    'PRIVATE_PEM="-----BEGIN PRIVATE KEY-----\r\nMIIEpem4444line\r\n-----END PRIVATE KEY-----"\r\n'
+    "  export  Stripe_Secret =  'sk_live_5555'\r\n"
+    "SENTRY_DSN=https://user:dsn-pass-6666@sentry.example/1\r\n"
+    "DEBUG=true\r\n"
+)
+HAND_SECRETS = [
+    "my-own-jwt-secret-8888",
+    "bare-api-key-1111",
+    "single quoted pw 2222",
+    "quoted 3333",
+    "MIIEpem4444line",
+    "sk_live_5555",
+    "dsn-pass-6666",
+]
+
+
+def write_env(host: Any, content: bytes) -> None:
+    encoded = base64.b64encode(content).decode()
+    run_ok(host, f"echo {encoded} | base64 -d > {ENV_FILE}")
+    run_ok(host, f"chown dev:dev {ENV_FILE} && chmod 600 {ENV_FILE}")
+
+
+def dotenv_read(content: bytes, tmp_path: Path) -> dict[str, str | None]:
+    """What the backend's python-dotenv reads from these bytes."""
+    path = tmp_path / "env"
+    path.write_bytes(content)
+    return dict(dotenv_values(path, interpolate=False, encoding="utf-8"))
+
+
+def test_hand_written_env_keeps_every_line_byte_for_byte(
+    host: Any, converge: Callable[..., Any], tmp_path: Path
+) -> None:
+    write_env(host, HAND_WRITTEN.encode())
+    result = converge()
+    assert result.rc == 0, result
+    content = host.file(ENV_FILE).content
+    # Every line of the user's is where it was, byte for byte; ours are appended (CR LF too).
+    assert content.startswith(HAND_WRITTEN.encode()), content
+    assert b"\r\nDATABASE_URL=" in content and content.count(b"\n") == content.count(b"\r\n")
+    values = dotenv_read(content, tmp_path)
+    assert values["JWT_SECRET"] == "my-own-jwt-secret-8888"
+    assert values["PRIVATE_PEM"] == "-----BEGIN PRIVATE KEY-----\nMIIEpem4444line\n-----END PRIVATE KEY-----"
+    assert values["MY_TOKEN"] == 'double " quoted 3333'
+    assert len(values["TABLE_TOKEN_SECRET"] or "") == 64
+    assert values["DATABASE_URL"] and values["DATABASE_URL"].startswith("postgresql://postgres:")
+    again = converge()
+    assert again.rc == 0 and again.changed == 0, again
+    assert host.file(ENV_FILE).content == content
+
+
+def test_check_diff_and_vvv_print_no_secret(host: Any, converge: Callable[..., Any], tmp_path: Path) -> None:
+    content = host.file(ENV_FILE).content
+    assert content.startswith(HAND_WRITTEN.encode())
+    generated = dotenv_read(content, tmp_path)["TABLE_TOKEN_SECRET"]
+    # A pending change: the generated secret's line deleted, DATABASE_URL's line too.
+    pending = b"".join(
+        line
+        for line in content.splitlines(keepends=True)
+        if not line.startswith((b"TABLE_TOKEN_SECRET=", b"DATABASE_URL="))
+    )
+    write_env(host, pending)
+    for check in (["--check"], []):
+        result = converge(None, *check, "--diff", "-vvv")
+        assert result.rc == 0, result
+        assert "TABLE_TOKEN_SECRET=******** (new)" in result.output, result
+        assert "DATABASE_URL=postgresql://postgres:********@" in result.output, result
+        written = host.file(ENV_FILE).content
+        if check:
+            assert written == pending
+        else:
+            assert written.startswith(HAND_WRITTEN.encode())
+            regenerated = dotenv_read(written, tmp_path)["TABLE_TOKEN_SECRET"]
+            assert regenerated and regenerated not in result.output
+        for value in [*HAND_SECRETS, str(generated), "postgres:postgres@"]:
+            assert value not in result.output, f"{value!r} was printed"
+
+
+def test_ipv6_bind_address_is_bracketed_in_the_urls(
+    host: Any, converge: Callable[..., Any], tmp_path: Path
+) -> None:
+    result = converge({"python_env_bind_address": "::"})
+    assert result.rc == 0, result
+    values = dotenv_read(host.file(ENV_FILE).content, tmp_path)
+    assert "@[::1]:" in str(values["DATABASE_URL"]), "DATABASE_URL has no [::1]"
+    assert str(values["REDIS_URL"]).startswith("redis://[::1]:"), values["REDIS_URL"]
+    # Back to the default: the URLs we wrote follow; then a fresh .env for the tests after.
+    assert converge().rc == 0
+    assert "@127.0.0.1:" in str(dotenv_read(host.file(ENV_FILE).content, tmp_path)["DATABASE_URL"])
+    run_ok(host, f"rm {ENV_FILE}")
     assert converge().rc == 0

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-LIBRARY = Path(__file__).resolve().parents[3] / "library"
+ROOT = Path(__file__).resolve().parents[3]
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, LIBRARY / f"{name}.py")
+def load(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-env_file = load("integrador_env_file")
+# Where Ansible puts it when it ships the module to a host.
+load(ROOT / "module_utils" / "integrador_dotenv.py", "ansible.module_utils.integrador_dotenv")
+env_file = load(ROOT / "library" / "integrador_env_file.py", "integrador_env_file")
 SECRETS = ["JWT_SECRET", "TABLE_TOKEN_SECRET"]
 
 
