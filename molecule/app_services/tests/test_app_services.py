@@ -325,7 +325,7 @@ def test_services_see_exactly_what_python_dotenv_reads(
             loaded = systemctl(host, "show", "--property=Environment,ExecStart,ExecStartPre", unit)
             for text in (unit_file, loaded):
                 assert PEM_BODY not in text and secret not in text and "pa$$word" not in text, unit
-            assert "EnvironmentFile" not in unit_file
+            assert not [line for line in unit_file.splitlines() if line.startswith("EnvironmentFile=")]
             assert f"-m dotenv --file {ENV_FILE} run --override" in loaded
 
         # A converge (python_env may rewrite .env) leaves the services seeing what the file says.
