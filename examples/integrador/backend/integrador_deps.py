@@ -2,12 +2,16 @@
 
 from collections.abc import Callable, Mapping
 from contextlib import closing
+from hashlib import sha256
 
 import psycopg2
 import redis
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from integrador_settings import Settings
 
 DEFAULT_CHANNEL = "integrador:events"
 TIMEOUT_SECONDS = 2
@@ -69,3 +73,19 @@ def health_response(checks: Mapping[str, Callable[[], None]]) -> JSONResponse:
             "down": down,
         },
     )
+
+
+def add_debug_routes(app: FastAPI, settings: Settings, prefix: str) -> None:
+    """With DEBUG on, ``GET {prefix}/debug/settings/{name}/sha256`` tells which value
+    the app sees for a setting (the sha256 of its UTF-8 bytes, never the value) and
+    where it came from, so a test can check what the service manager handed over."""
+    if not settings.debug:
+        return
+
+    @app.get(prefix + "/debug/settings/{name}/sha256")
+    async def setting_sha256(name: str) -> dict[str, str]:
+        found = settings.lookup(name)
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no setting named {name}")
+        value, source = found
+        return {"name": name, "sha256": sha256(value.encode("utf-8")).hexdigest(), "source": source}

@@ -1,14 +1,19 @@
 """Settings shared by the REST API and the WebSocket gateway.
 
-Values come from the process environment first (the service manager loads the
-generated ``.env`` into it), then from the first ``.env`` file found relative to
-the working directory, then from local-development defaults.
+Values come from the process environment first (the service manager starts the
+services through python-dotenv, which puts the generated ``.env`` into it), then
+from the first ``.env`` file found relative to the working directory, then from
+local-development defaults. Files are read with python-dotenv, the parser the
+real backend uses through pydantic-settings: quotes, escapes, ``export`` and
+multi-line values mean what they mean there.
 """
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 # The REST API runs from backend/ and the gateway from the checkout root, so
 # each finds the same file through one of these.
@@ -36,24 +41,19 @@ class Settings:
     allowed_origins: tuple[str, ...]
     debug: bool
     environment: str
+    # Every name the app can see, with its value and where it came from
+    # (environment, env_file or default): what the debug endpoints report on.
+    raw: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+
+    def lookup(self, name: str) -> tuple[str, str] | None:
+        """The value the app sees for a setting's name, and its source; None when unset."""
+        return self.raw.get(name)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
-    """Parse KEY=VALUE lines; a malformed line is an error, not silently skipped."""
-    values: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"{path}:{number}: expected KEY=VALUE")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key] = value
-    return values
+    """The file's settings as python-dotenv reads them. A key without ``=`` has no
+    value and is left out; a line python-dotenv cannot parse is skipped (it warns)."""
+    return {key: value for key, value in dotenv_values(path, encoding="utf-8").items() if value is not None}
 
 
 def normalise_database_url(url: str) -> str:
@@ -71,10 +71,12 @@ def load_settings(
     environ = os.environ if environ is None else environ
     file_values = next((parse_env_file(path) for path in env_files if path.is_file()), {})
 
+    raw: dict[str, tuple[str, str]] = {key: (value, "default") for key, value in DEFAULTS.items()}
+    raw.update((key, (value, "env_file")) for key, value in file_values.items())
+    raw.update((key, (value, "environment")) for key, value in environ.items())
+
     def get(key: str) -> str:
-        if key in environ:
-            return environ[key]
-        return file_values.get(key, DEFAULTS[key])
+        return raw[key][0]
 
     return Settings(
         database_url=normalise_database_url(get("DATABASE_URL")),
@@ -86,4 +88,5 @@ def load_settings(
         ),
         debug=get("DEBUG").strip().lower() in _TRUE_WORDS,
         environment=get("ENVIRONMENT"),
+        raw=raw,
     )

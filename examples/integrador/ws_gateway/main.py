@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from integrador_deps import (
     DEFAULT_CHANNEL,
     TIMEOUT_SECONDS,
+    add_debug_routes,
     check_redis,
     health_response,
 )
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     logger.warning("redis pub/sub on %r failed", channel, exc_info=True)
                     await websocket.close(code=status.WS_1011_INTERNAL_ERROR, reason="redis unavailable")
 
+    add_debug_routes(app, settings, "/ws")
     return app
 
 

@@ -4,6 +4,9 @@ client, a crash followed by a restart, and converges that touch one service only
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import os
 import socket
@@ -15,6 +18,7 @@ import docker
 import pytest
 import redis
 import requests
+from dotenv import dotenv_values
 from websockets.sync.client import connect as ws_connect
 
 API_UNIT = "integrador-api.service"
@@ -223,3 +227,154 @@ def test_missing_user_manager_is_explained(laptop: Any, converge: Callable[..., 
     assert "No systemd user session is reachable for nomanager" in result.output, result
     assert "on WSL, enable systemd" in result.output, result
     assert "sudo loginctl enable-linger nomanager" in result.output, result
+
+
+# --- The services see what the file says --------------------------------------
+
+ENV_FILE = "/home/dev/integrador/backend/.env"
+PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+# Written by hand as a developer would: a quoted PEM over several lines, `$`, `#`,
+# backslashes and both quote kinds, an `export` line.
+HAND_WRITTEN = (
+    "\n# added by hand\n"
+    'INTEGRADOR_TEST_PEM="-----BEGIN PRIVATE KEY-----\n'
+    f"{PEM_BODY}\n"
+    "bGlrZSBhIHJlYWwga2V5Cg\n"
+    '-----END PRIVATE KEY-----"\n'
+    "INTEGRADOR_TEST_TRICKY='pa$$word #not-a-comment \\\\back\\\\slash \"dq\" \\'sq\\''\n"
+    'INTEGRADOR_TEST_DOUBLE="C:\\\\new\\\\dir $HOME #x \\"q\\" \'s\'"\n'
+    "export INTEGRADOR_TEST_EXPORTED=exported$value#kept  # a comment\n"
+)
+INTENDED = {
+    "INTEGRADOR_TEST_PEM": "\n".join(
+        ["-----BEGIN PRIVATE KEY-----", PEM_BODY, "bGlrZSBhIHJlYWwga2V5Cg", "-----END PRIVATE KEY-----"]
+    ),
+    "INTEGRADOR_TEST_TRICKY": "pa$$word #not-a-comment \\back\\slash \"dq\" 'sq'",
+    "INTEGRADOR_TEST_DOUBLE": "C:\\new\\dir $HOME #x \"q\" 's'",
+    "INTEGRADOR_TEST_EXPORTED": "exported$value#kept",
+}
+
+
+def dotenv_of(content: bytes) -> dict[str, str]:
+    """What python-dotenv (the backend's parser) reads from the file's bytes."""
+    values = dotenv_values(stream=io.StringIO(content.decode("utf-8")))
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def reported(base: str, prefix: str, name: str) -> dict[str, Any] | None:
+    """What the running service reports for a setting (its DEBUG endpoint): None for unknown."""
+    response = requests.get(f"{base}{prefix}/debug/settings/{name}/sha256", timeout=10)
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, f"{base}: {response.status_code} {response.text}"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def write_as_dev(host: Any, path: str, content: bytes) -> None:
+    encoded = base64.b64encode(content).decode()
+    # Through a copy: `cat >` keeps the file itself (its mode, a symlink).
+    command = f"printf %s {encoded} | base64 -d > {path}.tmp && cat {path}.tmp > {path} && rm {path}.tmp"
+    assert host.run(command).rc == 0
+
+
+def restart_both(host: Any, api: str, gateway: str) -> None:
+    systemctl(host, "restart", API_UNIT, WS_UNIT)
+    assert wait_healthy(api + "/api/health", timeout=60), journal(host, API_UNIT)
+    assert wait_healthy(gateway + "/ws/health", timeout=60), journal(host, WS_UNIT)
+
+
+def assert_services_see(api: str, gateway: str, content: bytes, names: list[str]) -> None:
+    expected = dotenv_of(content)
+    for base, prefix in ((api, "/api"), (gateway, "/ws")):
+        for name in names:
+            seen = reported(base, prefix, name)
+            if name not in expected:
+                assert seen is None or seen["source"] != "environment", (base, name, seen)
+                continue
+            assert seen is not None, f"{base} does not see {name}, which python-dotenv reads from .env"
+            assert seen["source"] == "environment", (base, name, seen)
+            assert seen["sha256"] == sha256_hex(expected[name]), (base, name, "not python-dotenv's value")
+
+
+def test_services_see_exactly_what_python_dotenv_reads(
+    host: Any, api: str, gateway: str, converge: Callable[..., Any]
+) -> None:
+    original = host.file(ENV_FILE).content
+    edited = original + HAND_WRITTEN.encode()
+    assert {name: dotenv_of(edited)[name] for name in INTENDED} == INTENDED, "the test's own file is wrong"
+    names = [*INTENDED, "JWT_SECRET", "DATABASE_URL", "DEBUG"]
+    try:
+        write_as_dev(host, ENV_FILE, edited)
+        # As a developer does after editing .env: the services restart with its values.
+        restart_both(host, api, gateway)
+        assert_services_see(api, gateway, edited, names)
+        for base, prefix in ((api, "/api"), (gateway, "/ws")):
+            for name, value in INTENDED.items():
+                seen = reported(base, prefix, name)
+                assert seen and seen["sha256"] == sha256_hex(value), (base, name, "not the value written")
+
+        # No value of .env is in the units, neither in their files nor in what systemd loaded.
+        secret = dotenv_of(edited)["JWT_SECRET"]
+        for unit in (API_UNIT, WS_UNIT):
+            unit_file = host.file(f"/home/dev/.config/systemd/user/{unit}").content_string
+            loaded = systemctl(host, "show", "--property=Environment,ExecStart,ExecStartPre", unit)
+            for text in (unit_file, loaded):
+                assert PEM_BODY not in text and secret not in text and "pa$$word" not in text, unit
+            assert not [line for line in unit_file.splitlines() if line.startswith("EnvironmentFile=")]
+            assert f"-m dotenv --file {ENV_FILE} run --override" in loaded
+
+        # A converge (python_env may rewrite .env) leaves the services seeing what the file says.
+        result = converge()
+        assert result.rc == 0, result
+        assert_services_see(api, gateway, host.file(ENV_FILE).content, names)
+    finally:
+        write_as_dev(host, ENV_FILE, original)
+        restart_both(host, api, gateway)
+
+
+def test_health_waits_bypass_a_dead_http_proxy(host: Any, api: str, converge: Callable[..., Any]) -> None:
+    """A corporate laptop's shell exports http_proxy: set where the modules run (the
+    play's environment in the laptop), the health waits still reach the services."""
+    dead = "http://127.0.0.1:9"
+    proxy = {name: dead for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY")}
+    api_pid = main_pid(host, API_UNIT)
+    # A changed setting restarts the API: its health wait then retries while it starts.
+    result = converge({"itest_environment": proxy, "app_services_reload": False}, "--tags", "api,ws")
+    try:
+        assert result.rc == 0, result
+        assert main_pid(host, API_UNIT) != api_pid, "API not restarted" + journal(host, API_UNIT)
+        assert "Health URL answers 200" in result.output, result
+        # The dead proxy is real for a request that does not bypass it.
+        code = f"import urllib.request as u; u.urlopen('{api}/api/health', timeout=5)"
+        probe = host.run(f'http_proxy={dead} python3 -c "{code}"')
+        assert probe.rc != 0 and "Connection refused" in probe.stderr, probe.stderr
+    finally:
+        restored = converge({}, "--tags", "api,ws")
+    assert restored.rc == 0, restored
+
+
+def test_ipv6_loopback_bind_address(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    if "inet6 ::1/128" not in host.run("ip -6 addr show lo").stdout:
+        pytest.skip("the laptop has no IPv6 loopback")
+    ports = (test_vars["app_services_api_port"], test_vars["app_services_ws_port"])
+    try:
+        result = converge({"app_services_bind_address": "::1"}, "--tags", "api,ws")
+        assert result.rc == 0, result
+        assert f"http://[::1]:{ports[0]}/api/health" in result.output, result
+        for port, path in zip(ports, ("/api/health", "/ws/health"), strict=True):
+            assert host.socket(f"tcp://::1:{port}").is_listening
+            assert not host.socket(f"tcp://127.0.0.1:{port}").is_listening
+            assert wait_healthy(f"http://[::1]:{port}{path}", timeout=10), journal(host, API_UNIT)
+        again = converge({"app_services_bind_address": "::1"}, "--tags", "api,ws")
+        assert again.rc == 0 and again.changed == 0, again
+    finally:
+        restored = converge({}, "--tags", "api,ws")
+    assert restored.rc == 0, restored
+    assert host.socket(f"tcp://127.0.0.1:{ports[0]}").is_listening

@@ -1,5 +1,5 @@
 """Filters of the app_services role: quoting for systemd unit files and
-PowerShell, and parsers for `systemctl show` and dotenv files."""
+PowerShell, the parser of `systemctl show`, and the services' health URLs."""
 
 from __future__ import annotations
 
@@ -59,23 +59,19 @@ def systemctl_show(stdout: str) -> dict[str, dict[str, str]]:
     return units
 
 
-def parse_env(text: str) -> dict[str, str]:
-    """KEY=VALUE lines as the backend's settings loader reads them: blank lines and
-    # comments skipped, one pair of matching outer quotes removed."""
-    values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"line {number} of the .env file is not KEY=VALUE")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key] = value
-    return values
+def connect_host(bind_address: Any) -> str:
+    """The address a client connects to for a service bound to bind_address: loopback
+    for a wildcard (0.0.0.0, :: or empty), else the address itself."""
+    address = str(bind_address).strip()
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
+
+
+def http_url(bind_address: Any, port: Any, path: str = "/") -> str:
+    """http URL of a service bound to bind_address: an IPv6 address in brackets."""
+    host = connect_host(bind_address)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{int(port)}{path}"
 
 
 class FilterModule:
@@ -85,5 +81,6 @@ class FilterModule:
             "app_services_systemd_path": systemd_path,
             "app_services_ps_quote": ps_quote,
             "app_services_systemctl_show": systemctl_show,
-            "app_services_parse_env": parse_env,
+            "app_services_connect_host": connect_host,
+            "app_services_http_url": http_url,
         }

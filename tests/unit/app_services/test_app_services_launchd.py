@@ -10,6 +10,17 @@ from typing import Any
 import pytest
 from app_services_render import MACOS, Role
 
+DOTENV_RUN = [
+    "/Users/ana/src/integrador/backend/.venv/bin/python",
+    "-m",
+    "dotenv",
+    "--file",
+    "/Users/ana/src/integrador/backend/.env",
+    "run",
+    "--override",
+    "--",
+]
+
 
 def plist(role: Role, name: str) -> dict[str, Any]:
     text = role.render("launchd/agent.plist.j2", _app_services_name=name)
@@ -25,6 +36,7 @@ def test_api_agent_runs_uvicorn_in_backend_with_the_venv(role: Callable[..., Rol
     agent = plist(role(MACOS), "api")
     assert agent["Label"] == "com.integrador.api"
     assert agent["ProgramArguments"] == [
+        *DOTENV_RUN,
         "/Users/ana/src/integrador/backend/.venv/bin/python",
         "-m",
         "uvicorn",
@@ -47,7 +59,8 @@ def test_api_agent_runs_uvicorn_in_backend_with_the_venv(role: Callable[..., Rol
 def test_gateway_agent_runs_from_the_root_with_backend_on_pythonpath(role: Callable[..., Role]) -> None:
     agent = plist(role(MACOS, app_services_reload=False, app_services_ws_port=9001), "ws")
     assert agent["Label"] == "com.integrador.ws"
-    assert agent["ProgramArguments"][1:] == [
+    assert agent["ProgramArguments"][: len(DOTENV_RUN)] == DOTENV_RUN
+    assert agent["ProgramArguments"][len(DOTENV_RUN) + 1 :] == [
         "-m",
         "uvicorn",
         "ws_gateway.main:app",
@@ -63,23 +76,24 @@ def test_gateway_agent_runs_from_the_root_with_backend_on_pythonpath(role: Calla
 
 @pytest.mark.parametrize("name", ["api", "ws"])
 def test_agents_get_the_venv_first_on_path_and_the_env_file(role: Callable[..., Role], name: str) -> None:
-    environment = plist(role(MACOS), name)["EnvironmentVariables"]
+    agent = plist(role(MACOS), name)
+    environment = agent["EnvironmentVariables"]
     assert environment["PATH"].split(":")[0] == "/Users/ana/src/integrador/backend/.venv/bin"
     assert "/opt/homebrew/bin" in environment["PATH"].split(":")
     assert environment["VIRTUAL_ENV"] == "/Users/ana/src/integrador/backend/.venv"
-    assert environment["DATABASE_URL"] == "postgresql://postgres:postgres@127.0.0.1:5432/menu_ops"
-    assert environment["REDIS_URL"] == "redis://127.0.0.1:6380"
-    # XML-special characters survive, and the outer quotes are removed as the backend does.
-    assert environment["JWT_SECRET"] == 's3cr<et>&"x'
+    # .env is loaded by python-dotenv when the agent starts: no value of it is in the plist.
+    assert agent["ProgramArguments"][: len(DOTENV_RUN)] == DOTENV_RUN
+    assert not {"DATABASE_URL", "REDIS_URL", "JWT_SECRET"} & set(environment)
 
 
-def test_env_file_values_win_over_the_roles(role: Callable[..., Role]) -> None:
-    dotenv = "PYTHONUNBUFFERED=0\n"
-    agent = plist(
-        role(MACOS, __app_services_dotenv={"content": base64.b64encode(dotenv.encode()).decode()}),
-        "api",
-    )
-    assert agent["EnvironmentVariables"]["PYTHONUNBUFFERED"] == "0"
+def test_plist_holds_no_value_of_the_env_file(role: Callable[..., Role]) -> None:
+    """Whatever .env holds, the plist is the same: it names the file, never its values."""
+    dotenv = "JWT_SECRET='s3cr<et>&\"x'\n"
+    changed = role(MACOS, __app_services_dotenv={"content": base64.b64encode(dotenv.encode()).decode()})
+    text = changed.render("launchd/agent.plist.j2", _app_services_name="api")
+    assert text == role(MACOS).render("launchd/agent.plist.j2", _app_services_name="api")
+    assert "s3cr" not in text
+    assert changed.eval("_app_services_svc.log", _app_services_name="api").endswith("api.log")
 
 
 def test_pre_start_commands_run_before_the_api_without_reparsing_its_arguments(
@@ -88,7 +102,8 @@ def test_pre_start_commands_run_before_the_api_without_reparsing_its_arguments(
     commands = ["alembic upgrade head", "python -m rest_api.seed --if-empty"]
     r = role(MACOS, app_services_api_pre_start=commands, integrador_root="/Users/ana/my src")
     agent = plist(r, "api")
-    shell, flag, script, name, *service = agent["ProgramArguments"]
+    assert agent["ProgramArguments"][: len(DOTENV_RUN)] == DOTENV_RUN
+    shell, flag, script, name, *service = agent["ProgramArguments"][len(DOTENV_RUN) :]
     assert (shell, flag, name) == ("/bin/sh", "-c", "com.integrador.api")
     assert script.splitlines() == ["set -e", *commands, 'exec "$@"']
     assert service[0] == "/Users/ana/src/integrador/backend/.venv/bin/python"
@@ -98,12 +113,13 @@ def test_pre_start_commands_run_before_the_api_without_reparsing_its_arguments(
 
 def test_gateway_never_gets_the_api_pre_start(role: Callable[..., Role]) -> None:
     agent = plist(role(MACOS, app_services_api_pre_start=["alembic upgrade head"]), "ws")
-    assert agent["ProgramArguments"][0].endswith("/bin/python")
+    assert agent["ProgramArguments"][len(DOTENV_RUN)].endswith("/bin/python")
 
 
 def test_wildcard_bind_address_is_checked_on_loopback(role: Callable[..., Role]) -> None:
     r = role(MACOS, integrador_bind_address="0.0.0.0")
-    assert plist(r, "api")["ProgramArguments"][5] == "0.0.0.0"
+    arguments = plist(r, "api")["ProgramArguments"]
+    assert arguments[arguments.index("--host") + 1] == "0.0.0.0"
     assert (
         r.eval("_app_services_svc.health_url", _app_services_name="api") == "http://127.0.0.1:8000/api/health"
     )

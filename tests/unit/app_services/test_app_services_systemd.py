@@ -31,9 +31,12 @@ def filters() -> dict[str, Callable[..., Any]]:
 def test_api_unit(role: Callable[..., Role]) -> None:
     settings = unit(role(LINUX), "api")
     assert settings["WorkingDirectory"] == ["/home/ana/integrador/backend"]
-    assert settings["EnvironmentFile"] == ["/home/ana/integrador/backend/.env"]
+    # .env is loaded by python-dotenv, never by systemd's EnvironmentFile= parser.
+    assert "EnvironmentFile" not in settings
     assert settings["ExecStart"] == [
-        "/home/ana/integrador/backend/.venv/bin/python -m uvicorn rest_api.main:app --host 127.0.0.1"
+        "/home/ana/integrador/backend/.venv/bin/python -m dotenv --file /home/ana/integrador/backend/.env"
+        " run --override --"
+        " /home/ana/integrador/backend/.venv/bin/python -m uvicorn rest_api.main:app --host 127.0.0.1"
         " --port 8000 --reload --reload-dir /home/ana/integrador/backend"
     ]
     assert settings["Restart"] == ["on-failure"]
@@ -56,7 +59,9 @@ def test_pre_start_runs_through_sh_with_systemd_escapes(role: Callable[..., Role
     (pre,) = settings["ExecStartPre"]
     # systemd unescapes "$$" and "%%", then splits like a shell.
     words = shlex.split(pre.replace("$$", "$").replace("%%", "%"))
-    assert words == ["/bin/sh", "-c", command]
+    venv = "/home/ana/integrador/backend/.venv"
+    dotenv_run = [f"{venv}/bin/python", "-m", "dotenv", "--file", "/home/ana/integrador/backend/.env", "run"]
+    assert words == [*dotenv_run, "--override", "--", "/bin/sh", "-c", command]
 
 
 def test_digest_changes_with_any_setting_and_only_then(role: Callable[..., Role]) -> None:
@@ -90,14 +95,6 @@ def test_running_unit_on_the_configured_port_needs_no_port_check(
     r = role(LINUX, app_services_api_port=port, __app_services_show={"stdout": SHOW})
     assert r.eval("_app_services_unit_on_port", _app_services_name="api") is on_port
     assert r.eval("_app_services_unit_on_port", _app_services_name="ws") is False
-
-
-def test_env_parser_reads_as_the_backend_does() -> None:
-    parse = filters()["app_services_parse_env"]
-    text = "# c\n\n  A = 1 \nB='two words'\nC=\"x=y#z\"\nD=\n"
-    assert parse(text) == {"A": "1", "B": "two words", "C": "x=y#z", "D": ""}
-    with pytest.raises(ValueError, match="line 1 of the .env file is not KEY=VALUE"):
-        parse("not a setting\n")
 
 
 @pytest.mark.parametrize(

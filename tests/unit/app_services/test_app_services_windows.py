@@ -102,10 +102,15 @@ def test_gateway_launcher_runs_from_the_root_with_backend_on_pythonpath(role: Ca
 
 def test_env_file_is_loaded_after_the_roles_settings(role: Callable[..., Role]) -> None:
     script = launcher(role(WINDOWS), "api")
-    assert script.index("'VIRTUAL_ENV'") < script.index("Get-Content -LiteralPath $envFile")
-    # The same reading as the backend's: comments, KEY=VALUE split once, outer quotes.
-    assert "$line.StartsWith('#')" in script
-    assert "$line -split '=', 2" in script
+    assert script.index("'VIRTUAL_ENV'") < script.index("$json = & $python -c ")
+    # Read by python-dotenv, the backend's own parser (test_app_services_dotenv runs it),
+    # and set over the inherited environment before pre-start and the service.
+    assert "from dotenv import dotenv_values" in script
+    assert "[Environment]::SetEnvironmentVariable($setting.Name, [string]$setting.Value, 'Process')" in script
+    assert script.index("SetEnvironmentVariable($setting.Name") < script.index(
+        "foreach ($command in $preStart)"
+    )
+    assert "Get-Content -LiteralPath $envFile" not in script
 
 
 def test_pre_start_commands_are_quoted_and_stop_a_start_on_failure(role: Callable[..., Role]) -> None:

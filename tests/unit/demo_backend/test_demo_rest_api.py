@@ -1,3 +1,6 @@
+import hashlib
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -123,3 +126,39 @@ def test_detailed_health_is_ok_with_real_dependencies(
         "checks": {"postgres": {"status": "ok"}, "redis": {"status": "ok"}},
         "down": [],
     }
+
+
+def test_debug_reports_the_sha256_of_a_setting_and_its_source(
+    monkeypatch: pytest.MonkeyPatch, isolated_settings: Path
+) -> None:
+    value = "line one\nline $two #three \\four \"'"
+    (isolated_settings / ".env").write_text("export JWT_SECRET='from the file'\n", encoding="utf-8")
+    client = client_for(monkeypatch, DEBUG="true", TABLE_TOKEN_SECRET=value)
+
+    response = client.get("/api/debug/settings/TABLE_TOKEN_SECRET/sha256")
+    assert response.status_code == 200
+    assert response.json() == {
+        "name": "TABLE_TOKEN_SECRET",
+        "sha256": hashlib.sha256(value.encode()).hexdigest(),
+        "source": "environment",
+    }
+    assert value not in response.text
+    from_file = client.get("/api/debug/settings/JWT_SECRET/sha256").json()
+    assert from_file["sha256"] == hashlib.sha256(b"from the file").hexdigest()
+    assert from_file["source"] == "env_file"
+    assert client.get("/api/debug/settings/REDIS_URL/sha256").json()["source"] == "default"
+
+
+def test_debug_answers_404_for_an_unknown_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INTEGRADOR_NO_SUCH_SETTING", raising=False)
+    client = client_for(monkeypatch, DEBUG="true")
+
+    response = client.get("/api/debug/settings/INTEGRADOR_NO_SUCH_SETTING/sha256")
+    assert response.status_code == 404
+    assert "no setting named INTEGRADOR_NO_SUCH_SETTING" in response.text
+
+
+def test_debug_route_is_absent_without_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = client_for(monkeypatch, DEBUG="false", JWT_SECRET="x")
+
+    assert client.get("/api/debug/settings/JWT_SECRET/sha256").status_code == 404

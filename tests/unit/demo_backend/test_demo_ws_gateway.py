@@ -1,5 +1,7 @@
+import hashlib
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -88,3 +90,18 @@ def test_published_messages_reach_the_websocket_and_unsubscribe_on_close(
     while numsub(real_redis_url, channel) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert numsub(real_redis_url, channel) == 0
+
+
+def test_gateway_debug_reports_the_sha256_of_a_setting(
+    monkeypatch: pytest.MonkeyPatch, isolated_settings: Path, closed_port: int
+) -> None:
+    """The gateway runs from the checkout root and finds backend/.env, as in the services."""
+    (isolated_settings / "backend").mkdir()
+    (isolated_settings / "backend" / ".env").write_text('JWT_SECRET="a\\\\b$c"\n', encoding="utf-8")
+    monkeypatch.setenv("DEBUG", "1")
+    client = client_for(monkeypatch, f"redis://127.0.0.1:{closed_port}/0")
+
+    body = client.get("/ws/debug/settings/JWT_SECRET/sha256").json()
+    expected = hashlib.sha256(b"a\\b$c").hexdigest()
+    assert body == {"name": "JWT_SECRET", "sha256": expected, "source": "env_file"}
+    assert client.get("/ws/debug/settings/INTEGRADOR_NO_SUCH_SETTING/sha256").status_code == 404

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from integrador_deps import (
     DEFAULT_CHANNEL,
+    add_debug_routes,
     check_postgres,
     check_redis,
     describe,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(status_code=503, detail=f"redis unavailable: {describe(error)}") from error
         return {"channel": request.channel, "receivers": receivers}
 
+    add_debug_routes(app, settings, "/api")
     return app
 
 
