@@ -328,10 +328,17 @@ def test_services_see_exactly_what_python_dotenv_reads(
             assert not [line for line in unit_file.splitlines() if line.startswith("EnvironmentFile=")]
             assert f"-m dotenv --file {ENV_FILE} run --override" in loaded
 
-        # A converge (python_env may rewrite .env) leaves the services seeing what the file says.
+        # A converge edits .env in place: the hand-written lines stay byte for byte, and
+        # the services still see exactly the values written by hand.
         result = converge()
         assert result.rc == 0, result
-        assert_services_see(api, gateway, host.file(ENV_FILE).content, names)
+        after = host.file(ENV_FILE).content
+        assert HAND_WRITTEN.encode() in after
+        assert_services_see(api, gateway, after, names)
+        for base, prefix in ((api, "/api"), (gateway, "/ws")):
+            for name, value in INTENDED.items():
+                seen = reported(base, prefix, name)
+                assert seen and seen["sha256"] == sha256_hex(value), (base, name, "not the value written")
     finally:
         write_as_dev(host, ENV_FILE, original)
         restart_both(host, api, gateway)
