@@ -190,6 +190,13 @@ health:
   description: Per health URL, the HTTP status it answered (0 for no answer).
   type: dict
   returned: always
+insecure_exposure:
+  description:
+    - Containers published beyond loopback with the default or no password, accepted by
+      O(allow_insecure_exposure) (each also a warning).
+  type: list
+  elements: str
+  returned: always
 linger_enabled:
   description: Whether lingering is already enabled for the user (Linux).
   type: bool
@@ -280,6 +287,8 @@ class Preflight:
         self.params = module.params
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        # Containers published beyond loopback without a password, accepted by the override.
+        self.exposed: list[str] = []
         self.user = pwd.getpwuid(os.getuid()) if hasattr(os, "getuid") else None
 
     # --- settings ------------------------------------------------------------
@@ -300,6 +309,7 @@ class Preflight:
             if not spec["valid"] or not spec.get("unprotected") or is_loopback(spec["bind_address"]):
                 continue
             if self.params["allow_insecure_exposure"]:
+                self.exposed.append(spec["name"])
                 self.warnings.append(
                     f"The {spec['name']} container is published on {spec['bind_address']}, beyond this "
                     f"machine, with {spec['unprotected']} ({spec['password_var']}; "
@@ -624,6 +634,7 @@ def main() -> None:
         "containers": containers,
         "units": units,
         "linger_enabled": linger,
+        "insecure_exposure": check.exposed,
         "health": check.health() if units else {},
         "problems": check.problems,
         "ansible_facts": check.facts(),

@@ -213,6 +213,7 @@ def test_insecure_exposure_allowed_is_a_warning() -> None:
     check = preflight.Preflight(FakeModule(containers=[spec], allow_insecure_exposure=True))
     check.settings()
     assert check.problems == []
+    assert check.exposed == ["itest_db"]
     assert check.warnings == [
         "The itest_db container is published on 0.0.0.0, beyond this machine, with no password "
         "(redis_password; integrador_allow_insecure_exposure: true)."
