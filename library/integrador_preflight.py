@@ -105,6 +105,12 @@ options:
       password:
         description: Password the probe's verifier line is checked against (result C(password_current)).
         type: str
+      known_password:
+        description:
+          - The same, for a password that is no secret (an image's default, V(postgres)).
+            O(containers[].password) is masked wherever it appears in the result, which would
+            mangle every message that names postgres_pgvector_port.
+        type: str
   min_free_docker_mb:
     description:
       - Free space Docker's data root must have when an image or a volume is still to
@@ -405,9 +411,10 @@ class Preflight:
                 lines = output.splitlines()
                 verifiers = [line for line in lines if line.startswith(VERIFIER_PREFIX)]
                 state["probe_output"] = "\n".join(line for line in lines if line not in verifiers)
-                if verifiers and spec.get("password") is not None:
+                password = spec.get("password") or spec.get("known_password")
+                if verifiers and password:
                     _, verifier, role = (verifiers[0] + "  ").split(" ", 2)
-                    state["password_current"] = password_matches(spec["password"], verifier, role.strip())
+                    state["password_current"] = password_matches(password, verifier, role.strip())
         if spec.get("valid", True) and not state["port_ours"]:
             self.port_free(
                 spec["port"], spec["bind_address"], spec.get("port_var"), f"the {spec['name']} container"
@@ -597,6 +604,7 @@ def main() -> None:
         "password_var": {"type": "str", "default": "the container's password"},
         "probe": {"type": "list", "elements": "str"},
         "password": {"type": "str", "no_log": True},
+        "known_password": {"type": "str"},
     }
     unit_spec = {
         "unit": {"type": "str", "required": True},
