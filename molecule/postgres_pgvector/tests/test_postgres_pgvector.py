@@ -187,6 +187,12 @@ def login(
     )
 
 
+def task_output(output: str, name: str) -> str:
+    """What the run printed under one task (empty when it did not run)."""
+    sections = [part for part in output.split("TASK [") if part.startswith(f"postgres_pgvector : {name}]")]
+    return "".join(sections)
+
+
 def assert_login_refused(test_vars: dict[str, Any], password: str) -> None:
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         login(test_vars, password).close()
@@ -205,7 +211,9 @@ def test_changed_password_is_set_in_the_cluster_never_printed(
         result = converge({"postgres_pgvector_password": NEW_PASSWORD}, "-vvv")
         assert result.rc == 0, result
         assert NEW_PASSWORD not in result.output, "the password was printed"
-        assert "Role's password is set to postgres_pgvector_password" in result.output, result
+        assert "changed: [" in task_output(
+            result.output, "Role's password is set to postgres_pgvector_password"
+        )
         with login(test_vars, NEW_PASSWORD) as conn, conn.cursor() as cur:
             cur.execute("SELECT v FROM itest_password_kept")
             assert cur.fetchall() == [("kept",)]
@@ -214,12 +222,25 @@ def test_changed_password_is_set_in_the_cluster_never_printed(
         # Nothing to do the second time: no ALTER, no module beyond the no-change path's.
         again = converge({"postgres_pgvector_password": NEW_PASSWORD})
         assert again.rc == 0 and again.changed == 0, again
+        assert "ok: [" not in task_output(
+            again.output, "Role's password is compared with postgres_pgvector_password"
+        )
 
         # A stopped container: the preflight cannot ask it, the role asks after starting it.
         container(docker_client, test_vars).stop()
         result = converge({"postgres_pgvector_password": "postgres"}, "-vvv")
         assert result.rc == 0, result
         assert NEW_PASSWORD not in result.output, "the old password was printed"
+        assert "ok: [" in task_output(
+            result.output, "Role's password is compared with postgres_pgvector_password"
+        )
+        assert "changed: [" in task_output(
+            result.output, "Role's password is set to postgres_pgvector_password"
+        )
+        with login(test_vars, "postgres") as conn, conn.cursor() as cur:
+            cur.execute("SELECT v FROM itest_password_kept")
+            assert cur.fetchall() == [("kept",)]
+        assert_login_refused(test_vars, NEW_PASSWORD)
     finally:
         assert converge().rc == 0
     with login(test_vars, "postgres") as conn, conn.cursor() as cur:
