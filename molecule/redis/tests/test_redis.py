@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 import redis
+from conftest import run_playbook
 
 KEY = "itest:survivor"
 
@@ -163,6 +166,20 @@ def test_password_is_never_printed_even_with_vvv_and_a_failure(
     assert f"The {name} container did not become healthy within 5 s." in failed.output, failed
     assert "Last log lines:" in failed.output, failed
     assert SECRET not in failed.output, "the password was printed"
+
+
+def test_day_two_inspection_never_prints_the_password(converge: Callable[..., Any]) -> None:
+    """backup.yml, down.yml and restore.yml inspect the containers: with -vvv the
+    result would show Redis's command line, --requirepass and all."""
+    try:
+        assert converge({"redis_password": SECRET}).rc == 0
+        inspect = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "inspect.yml"
+        result = run_playbook(inspect, {"redis_password": SECRET}, "-vvv")
+        assert result.rc == 0, result
+        assert "Containers are inspected" in result.output, result
+        assert SECRET not in result.output, "the password was printed"
+    finally:
+        assert converge().rc == 0
 
 
 def test_ipv6_bind_address_is_published_bracketed(
