@@ -4,18 +4,23 @@ run, and the current state the roles then reuse instead of asking again."""
 
 from __future__ import annotations
 
+import base64
 import getpass
+import hashlib
+import hmac
 import os
 import platform
 import pwd
 import shutil
+import stringprep
 import subprocess
+import unicodedata
 import urllib.error
 import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.integrador_ports import port_owner
+from ansible.module_utils.integrador_ports import address_problem, is_loopback, port_owner, port_problem
 from ansible.module_utils.integrador_python import (
     checkout_problem,
     find_interpreter,
@@ -44,10 +49,16 @@ description:
   - Checks, for the parts given, everything a converge needs before it changes
     anything, and reports every problem at once, each naming its cause and fix
     (the variable or port to change).
+  - Every port is a TCP port (1-65535) and every bind address an IP address (or
+    localhost), each message naming the variable; a container published beyond
+    loopback with a password still unset or the default is refused, naming the
+    password variable, unless O(allow_insecure_exposure).
   - The Docker engine answers (with the usual socket locations for Docker Desktop
     on macOS, rootless Docker and Podman when it does not); each container's host
     port is free or already that container's; Docker's data root has room when an
     image or a volume must still be created.
+  - Whether a PostgreSQL role's password is still the configured one (O(containers[].password)),
+    from the password verifier the probe prints; the password itself never leaves the module.
   - O(root) is an Integrador checkout; a Python of at least O(min_version) exists
     (the virtualenv's own, or one to build it with).
   - A systemd user manager answers (Linux; with a hint for WSL); each service's port
@@ -68,14 +79,39 @@ options:
       name: {description: Container name., type: str, required: true}
       image: {description: Image the container should run., type: str, required: true}
       volume: {description: Named data volume., type: str}
-      port: {description: Host port., type: int}
+      port: {description: Host port (checked to be 1-65535, naming O(containers[].port_var))., type: raw}
       port_var: {description: Variable that sets the host port (named in messages)., type: str}
       container_port: {description: Port inside the container., type: int}
       bind_address: {description: Host address the port is published on., type: str, default: 127.0.0.1}
+      bind_var:
+        description: Variable that sets the bind address (named in messages).
+        type: str
+        default: integrador_bind_address
+      unprotected:
+        description:
+          - Set when the container's password is unset or the default, saying so (V(no password),
+            V(the default password)). Such a container published beyond loopback is refused.
+        type: str
+      password_var:
+        description: Variable that sets the container's password (named in messages).
+        type: str
+        default: the container's password
       probe:
-        description: Command run inside the running container; its exit code and output are returned.
+        description:
+          - Command run inside the running container; its exit code and output are returned.
+          - A line C(verifier <rolpassword> <rolname>) in its output (PostgreSQL's pg_authid) is taken
+            out of the output and checked against O(containers[].password).
         type: list
         elements: str
+      password:
+        description: Password the probe's verifier line is checked against (result C(password_current)).
+        type: str
+      known_password:
+        description:
+          - The same, for a password that is no secret (an image's default, V(postgres)).
+            O(containers[].password) is masked wherever it appears in the result, which would
+            mangle every message that names postgres_pgvector_port.
+        type: str
   min_free_docker_mb:
     description:
       - Free space Docker's data root must have when an image or a volume is still to
@@ -105,9 +141,10 @@ options:
     default: []
     suboptions:
       unit: {description: Unit name., type: str, required: true}
-      port: {description: Port the service listens on (checked when given)., type: int}
+      port: {description: Port the service listens on (checked when given)., type: raw}
       port_var: {description: Variable that sets the port., type: str}
       bind_address: {description: Address the service binds., type: str, default: 127.0.0.1}
+      bind_var: {description: Variable that sets the address., type: str, default: integrador_bind_address}
       health_url: {description: URL probed once (state only; never a failure)., type: str}
   linger:
     description: Lingering is to be enabled by the converge; a user manager then need not answer yet.
@@ -117,6 +154,10 @@ options:
     description: Check that the ports are free or already the stack's (a converge binds them).
     type: bool
     default: true
+  allow_insecure_exposure:
+    description: Accept containers published beyond loopback without a password of their own.
+    type: bool
+    default: false
   fail_on_problems:
     description: Fail when a problem is found; false only warns (for reports such as status.yml).
     type: bool
@@ -144,7 +185,8 @@ docker:
   returned: always
 containers:
   description: Per container name, C(exists), C(running), C(health), C(labels), C(image_current) (the
-    container runs the image the tag names now), C(volume_exists), C(port_ours), C(probe_rc), C(probe_output).
+    container runs the image the tag names now), C(volume_exists), C(port_ours), C(probe_rc), C(probe_output),
+    and C(password_current) when a password was given and the probe printed its verifier.
   type: dict
   returned: always
 units:
@@ -154,6 +196,13 @@ units:
 health:
   description: Per health URL, the HTTP status it answered (0 for no answer).
   type: dict
+  returned: always
+insecure_exposure:
+  description:
+    - Containers published beyond loopback with the default or no password, accepted by
+      O(allow_insecure_exposure) (each also a warning).
+  type: list
+  elements: str
   returned: always
 linger_enabled:
   description: Whether lingering is already enabled for the user (Linux).
@@ -182,6 +231,61 @@ UNIT_PROPERTIES = ",".join(
     ]
 )
 MB = 1024 * 1024
+VERIFIER_PREFIX = "verifier "
+
+
+def saslprep(password: str) -> bytes:
+    """The password as PostgreSQL hashes it (RFC 4013 SASLprep; the raw bytes
+    when it is not a valid SASLprep string, as PostgreSQL falls back too)."""
+    raw = password.encode("utf-8")
+    if password.isascii() and password.isprintable():
+        return raw
+    mapped = "".join(
+        " " if stringprep.in_table_c12(c) else c for c in password if not stringprep.in_table_b1(c)
+    )
+    normal = unicodedata.normalize("NFKC", mapped)
+    prohibited = (
+        stringprep.in_table_c12,
+        stringprep.in_table_c21_c22,
+        stringprep.in_table_c3,
+        stringprep.in_table_c4,
+        stringprep.in_table_c5,
+        stringprep.in_table_c6,
+        stringprep.in_table_c7,
+        stringprep.in_table_c8,
+        stringprep.in_table_c9,
+        stringprep.in_table_a1,
+    )
+    if not normal or any(test(c) for c in normal for test in prohibited):
+        return raw
+    if any(stringprep.in_table_d1(c) for c in normal) and (
+        any(stringprep.in_table_d2(c) for c in normal)
+        or not (stringprep.in_table_d1(normal[0]) and stringprep.in_table_d1(normal[-1]))
+    ):
+        return raw
+    return normal.encode("utf-8")
+
+
+def password_matches(password: str, verifier: str, role: str) -> bool:
+    """Whether a login with this password succeeds against pg_authid.rolpassword
+    (SCRAM-SHA-256 or md5; a NULL or unknown verifier does not match)."""
+    try:
+        if verifier.startswith("SCRAM-SHA-256$"):
+            iterations_salt, keys = verifier[len("SCRAM-SHA-256$") :].split("$")
+            iterations, salt = iterations_salt.split(":")
+            stored_key = keys.split(":")[0]
+            salted = hashlib.pbkdf2_hmac(
+                "sha256", saslprep(password), base64.b64decode(salt, validate=True), int(iterations)
+            )
+            client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+            stored = base64.b64encode(hashlib.sha256(client_key).digest()).decode()
+            return hmac.compare_digest(stored, stored_key)
+        if verifier.startswith("md5") and len(verifier) == 35:
+            digest = hashlib.md5((password + role).encode(), usedforsecurity=False).hexdigest()
+            return hmac.compare_digest("md5" + digest, verifier)
+    except (ValueError, TypeError):  # a verifier this code does not know: ask for the password to be set
+        return False
+    return False
 
 
 class Preflight:
@@ -190,7 +294,41 @@ class Preflight:
         self.params = module.params
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        # Containers published beyond loopback without a password, accepted by the override.
+        self.exposed: list[str] = []
         self.user = pwd.getpwuid(os.getuid()) if hasattr(os, "getuid") else None
+
+    # --- settings ------------------------------------------------------------
+    def settings(self) -> None:
+        """Ports and addresses before anything uses them: a bad one is a message,
+        and its checks are skipped (spec["valid"] false)."""
+        for spec in [*self.params["containers"], *self.params["units"]]:
+            found = []
+            if spec.get("port") is not None:
+                found.append(port_problem(spec["port"], spec.get("port_var")))
+            found.append(address_problem(spec["bind_address"], spec.get("bind_var")))
+            found = [problem for problem in found if problem]
+            self.problems.extend(problem for problem in found if problem not in self.problems)
+            spec["valid"] = not found
+            if spec["valid"] and spec.get("port") is not None:
+                spec["port"] = int(spec["port"])
+        for spec in self.params["containers"]:
+            if not spec["valid"] or not spec.get("unprotected") or is_loopback(spec["bind_address"]):
+                continue
+            if self.params["allow_insecure_exposure"]:
+                self.exposed.append(spec["name"])
+                self.warnings.append(
+                    f"The {spec['name']} container is published on {spec['bind_address']}, beyond this "
+                    f"machine, with {spec['unprotected']} ({spec['password_var']}; "
+                    "integrador_allow_insecure_exposure: true)."
+                )
+                continue
+            self.problems.append(
+                f"{spec['bind_var']} is {spec['bind_address']}: the {spec['name']} container would be "
+                f"reachable from the network with {spec['unprotected']}. Set {spec['password_var']} (in "
+                "inventory/group_vars/all.yml, or with ansible-vault), keep the address on loopback "
+                "(127.0.0.1), or set integrador_allow_insecure_exposure: true to accept the exposure."
+            )
 
     # --- Docker -----------------------------------------------------------
     def docker(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -269,10 +407,16 @@ class Preflight:
                 port_ours=running and any(str(b.get("HostPort")) == str(spec.get("port")) for b in bindings),
             )
             if running and spec.get("probe"):
-                state["probe_rc"], state["probe_output"] = self.exec_probe(
-                    client, spec["name"], spec["probe"]
-                )
-        if not state["port_ours"]:
+                state["probe_rc"], output = self.exec_probe(client, spec["name"], spec["probe"])
+                # The verifier is a hash of the password: checked here, never returned.
+                lines = output.splitlines()
+                verifiers = [line for line in lines if line.startswith(VERIFIER_PREFIX)]
+                state["probe_output"] = "\n".join(line for line in lines if line not in verifiers)
+                password = spec.get("password") or spec.get("known_password")
+                if verifiers and password:
+                    _, verifier, role = (verifiers[0] + "  ").split(" ", 2)
+                    state["password_current"] = password_matches(password, verifier, role.strip())
+        if spec.get("valid", True) and not state["port_ours"]:
             self.port_free(
                 spec["port"], spec["bind_address"], spec.get("port_var"), f"the {spec['name']} container"
             )
@@ -328,7 +472,7 @@ class Preflight:
             return
         try:
             in_use, pid, process = port_owner(host, port)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self.problems.append(
                 f"Port {port} on {host} cannot be tested ({exc}): check integrador_bind_address."
             )
@@ -403,9 +547,10 @@ class Preflight:
                 states[props["Id"]] = props
         ours = {int(p.get("MainPID", "0")) for p in states.values()} - {0}
         for spec in specs:
-            self.port_free(
-                spec["port"], spec["bind_address"], spec.get("port_var"), f"the {spec['unit']} unit", ours
-            )
+            if spec.get("valid", True):
+                self.port_free(
+                    spec["port"], spec["bind_address"], spec.get("port_var"), f"the {spec['unit']} unit", ours
+                )
         return states, linger
 
     def no_user_manager(self, answer: str) -> str:
@@ -455,17 +600,24 @@ def main() -> None:
         "name": {"type": "str", "required": True},
         "image": {"type": "str", "required": True},
         "volume": {"type": "str"},
-        "port": {"type": "int"},
+        # raw: a bad port gets the message naming its variable, from settings().
+        "port": {"type": "raw"},
         "port_var": {"type": "str"},
         "container_port": {"type": "int"},
         "bind_address": {"type": "str", "default": "127.0.0.1"},
+        "bind_var": {"type": "str", "default": "integrador_bind_address"},
+        "unprotected": {"type": "str"},
+        "password_var": {"type": "str", "default": "the container's password"},
         "probe": {"type": "list", "elements": "str"},
+        "password": {"type": "str", "no_log": True},
+        "known_password": {"type": "str"},
     }
     unit_spec = {
         "unit": {"type": "str", "required": True},
-        "port": {"type": "int"},
+        "port": {"type": "raw"},
         "port_var": {"type": "str"},
         "bind_address": {"type": "str", "default": "127.0.0.1"},
+        "bind_var": {"type": "str", "default": "integrador_bind_address"},
         "health_url": {"type": "str"},
     }
     module = AnsibleModule(
@@ -480,11 +632,13 @@ def main() -> None:
             "units": {"type": "list", "elements": "dict", "default": [], "options": unit_spec},
             "linger": {"type": "bool", "default": False},
             "ports": {"type": "bool", "default": True},
+            "allow_insecure_exposure": {"type": "bool", "default": False},
             "fail_on_problems": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
     check = Preflight(module)
+    check.settings()
     docker, containers = check.docker()
     check.checkout()
     units, linger = check.units()
@@ -494,6 +648,7 @@ def main() -> None:
         "containers": containers,
         "units": units,
         "linger_enabled": linger,
+        "insecure_exposure": check.exposed,
         "health": check.health() if units else {},
         "problems": check.problems,
         "ansible_facts": check.facts(),

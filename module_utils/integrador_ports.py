@@ -1,22 +1,83 @@
 """Whether a TCP port is taken, and by which process (shared by the
-integrador_port_owner and integrador_preflight modules)."""
+integrador_port_owner and integrador_preflight modules); and whether a port or a
+bind address as a user wrote it is one at all, with the message saying what to
+write instead (any value gives a message, never an exception)."""
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import shutil
 import socket
 import subprocess
+from typing import Any
+
+PORT_MIN, PORT_MAX = 1, 65535
+
+
+def port_problem(value: Any, var: str | None) -> str | None:
+    """None for a TCP port (an int, or the digits of one, 1-65535); else what is wrong."""
+    name = var or "the port"
+    # bool is an int to Python, never a port to a user; a float (5432.0) is a typo.
+    if isinstance(value, int) and not isinstance(value, bool):
+        port = value
+    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        port = int(value.strip())
+    else:
+        return f"{name} must be a TCP port, a whole number from {PORT_MIN} to {PORT_MAX} (got {value!r})."
+    if not PORT_MIN <= port <= PORT_MAX:
+        return f"{name} must be a TCP port from {PORT_MIN} to {PORT_MAX} (got {port})."
+    return None
+
+
+def host_ip(value: str) -> str:
+    """The address as socket calls and Docker's port bindings take it: no brackets."""
+    value = value.strip()
+    return value[1:-1] if value.startswith("[") and value.endswith("]") else value
+
+
+def address_problem(value: Any, var: str | None) -> str | None:
+    """None for an address a port can be published on: an IPv4 or IPv6 address
+    (brackets allowed), or localhost; else what is wrong."""
+    name = var or "the bind address"
+    if isinstance(value, str) and value.strip().lower() == "localhost":
+        return None
+    if isinstance(value, str):
+        try:
+            # Scoped IPv6 (fe80::1%eth0) is an address too.
+            ipaddress.ip_address(host_ip(value).split("%", 1)[0])
+            return None
+        except ValueError:
+            pass
+    return (
+        f"{name} must be an IP address such as 127.0.0.1 (this machine only), ::1, or 0.0.0.0 (every "
+        f"network) (got {value!r}). Docker publishes ports on addresses, not host names."
+    )
+
+
+def is_loopback(value: str) -> bool:
+    """Reachable from this machine only: 127.0.0.0/8, ::1, localhost."""
+    if value.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host_ip(value).split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def port_in_use(host: str, port: int) -> bool:
+    """Raises OSError when the address cannot be tested, ValueError for what is not a port or an address."""
+    problem = port_problem(port, "port") or address_problem(host, "address")
+    if problem:
+        raise ValueError(problem)
+    host = host_ip(host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         # SO_REUSEADDR as servers set it: TIME_WAIT leftovers do not count as taken.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
+            sock.bind((host, int(port)))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return True
@@ -97,9 +158,10 @@ def owner_from_lsof(port: int) -> tuple[int | None, str | None]:
 
 def port_owner(host: str, port: int) -> tuple[bool, int | None, str | None]:
     """(in use, pid, description) for a port on an address; raises OSError when
-    the address cannot be tested at all."""
+    the address cannot be tested at all, ValueError when it is no port or address."""
     if not port_in_use(host, port):
         return False, None, None
+    port = int(port)
     pid, process = owner_from_proc(port) if os.path.isdir("/proc/net") else (None, None)
     if pid is None:
         pid, process = owner_from_lsof(port)

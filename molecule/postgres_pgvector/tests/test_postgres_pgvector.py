@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -165,3 +167,199 @@ def test_wrong_type_fails_before_any_task_naming_the_variable(converge: Callable
     assert result.rc != 0
     assert "postgres_pgvector_port" in result.output, result
     assert "Current database container is inspected" not in result.output, result
+
+
+# --- issue 10: exposure, passwords, secrets, bad input -----------------------------------------
+
+NEW_PASSWORD = "itest-Pg-pass-Zq81x"  # never the default: masked and set in the cluster
+
+
+def login(
+    test_vars: dict[str, Any], password: str, host: str = "127.0.0.1"
+) -> psycopg2.extensions.connection:
+    return psycopg2.connect(
+        host=host,
+        port=test_vars["postgres_pgvector_port"],
+        dbname="menu_ops",
+        user="postgres",
+        password=password,
+        connect_timeout=5,
+    )
+
+
+def task_output(output: str, name: str) -> str:
+    """What the run printed under one task (empty when it did not run)."""
+    sections = [part for part in output.split("TASK [") if part.startswith(f"postgres_pgvector : {name}]")]
+    return "".join(sections)
+
+
+def assert_login_refused(test_vars: dict[str, Any], password: str) -> None:
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        login(test_vars, password).close()
+
+
+def test_changed_password_is_set_in_the_cluster_never_printed(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    """The image applies POSTGRES_PASSWORD only at first init: the role must set
+    a changed password in the existing cluster, keep the data, and print it nowhere."""
+    with login(test_vars, "postgres") as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS itest_password_kept (v text)")
+        cur.execute("TRUNCATE itest_password_kept; INSERT INTO itest_password_kept VALUES ('kept')")
+    try:
+        # A running container: the preflight's probe finds the old password.
+        result = converge({"postgres_pgvector_password": NEW_PASSWORD}, "-vvv")
+        assert result.rc == 0, result
+        assert NEW_PASSWORD not in result.output, "the password was printed"
+        assert "changed: [" in task_output(
+            result.output, "Role's password is set to postgres_pgvector_password"
+        )
+        with login(test_vars, NEW_PASSWORD) as conn, conn.cursor() as cur:
+            cur.execute("SELECT v FROM itest_password_kept")
+            assert cur.fetchall() == [("kept",)]
+        assert_login_refused(test_vars, "postgres")
+
+        # Nothing to do the second time: no ALTER, no module beyond the no-change path's.
+        again = converge({"postgres_pgvector_password": NEW_PASSWORD})
+        assert again.rc == 0 and again.changed == 0, again
+        assert "ok: [" not in task_output(
+            again.output, "Role's password is compared with postgres_pgvector_password"
+        )
+
+        # A stopped container: the preflight cannot ask it, the role asks after starting it.
+        container(docker_client, test_vars).stop()
+        result = converge({"postgres_pgvector_password": "postgres"}, "-vvv")
+        assert result.rc == 0, result
+        assert NEW_PASSWORD not in result.output, "the old password was printed"
+        assert "ok: [" in task_output(
+            result.output, "Role's password is compared with postgres_pgvector_password"
+        )
+        assert "changed: [" in task_output(
+            result.output, "Role's password is set to postgres_pgvector_password"
+        )
+        with login(test_vars, "postgres") as conn, conn.cursor() as cur:
+            cur.execute("SELECT v FROM itest_password_kept")
+            assert cur.fetchall() == [("kept",)]
+        assert_login_refused(test_vars, NEW_PASSWORD)
+    finally:
+        assert converge().rc == 0
+    with login(test_vars, "postgres") as conn, conn.cursor() as cur:
+        cur.execute("SELECT v FROM itest_password_kept")
+        assert cur.fetchall() == [("kept",)]
+    assert_login_refused(test_vars, NEW_PASSWORD)
+
+
+def test_default_password_beyond_loopback_is_refused_untouched(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    before = container(docker_client, test_vars)
+    result = converge({"integrador_bind_address": "0.0.0.0"})
+    assert result.rc != 0, result
+    assert (
+        "postgres_pgvector_bind_address (integrador_bind_address) is 0.0.0.0: the "
+        f"{test_vars['postgres_pgvector_container_name']} container would be reachable from the network with "
+        "the default password. Set postgres_pgvector_password"
+    ) in result.output, result
+    assert "integrador_allow_insecure_exposure: true" in result.output, result
+    after = container(docker_client, test_vars)
+    assert after.id == before.id
+    assert after.attrs["HostConfig"]["PortBindings"]["5432/tcp"][0]["HostIp"] == "127.0.0.1"
+
+    # The override, and a password of its own, let it through (in check mode: nothing is
+    # published beyond this machine by the test).
+    allowed = converge(
+        {"integrador_bind_address": "0.0.0.0", "integrador_allow_insecure_exposure": True}, "--check"
+    )
+    assert allowed.rc == 0, allowed
+    assert "beyond this machine, with the default password" in allowed.output, allowed
+    own = converge(
+        {"integrador_bind_address": "0.0.0.0", "postgres_pgvector_password": NEW_PASSWORD}, "--check"
+    )
+    assert own.rc == 0, own
+    assert NEW_PASSWORD not in own.output
+    assert container(docker_client, test_vars).id == before.id
+
+
+def test_container_failure_message_never_shows_the_password(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    """A container that never becomes healthy (an image without PostgreSQL): the
+    message gives state and log tail; -vvv shows no password anywhere."""
+    name = f"{test_vars['postgres_pgvector_container_name']}_broken"
+    volume = f"{test_vars['postgres_pgvector_volume']}_broken"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        result = converge(
+            {
+                "postgres_pgvector_container_name": name,
+                "postgres_pgvector_volume": volume,
+                "postgres_pgvector_port": port,
+                "postgres_pgvector_image": "integrador-test/redis:7",
+                "postgres_pgvector_healthy_timeout": 5,
+                "postgres_pgvector_password": NEW_PASSWORD,
+            },
+            "-vvv",
+        )
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(name).remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.volumes.get(volume).remove(force=True)
+    assert result.rc != 0, result
+    assert f"The {name} container did not become healthy within 5 s." in result.output, result
+    assert "Last log lines:" in result.output, result
+    assert NEW_PASSWORD not in result.output, "the password was printed"
+
+
+def test_ipv6_bind_address_is_published_bracketed_and_probed(
+    host: Any, docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    try:
+        result = converge({"postgres_pgvector_bind_address": "::1"})
+        assert result.rc == 0, result
+        bindings = container(docker_client, test_vars).attrs["HostConfig"]["PortBindings"]["5432/tcp"]
+        assert bindings == [{"HostIp": "::1", "HostPort": str(test_vars["postgres_pgvector_port"])}]
+        with login(test_vars, "postgres", host="::1") as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+        again = converge({"postgres_pgvector_bind_address": "[::1]"})
+        assert again.rc == 0 and again.changed == 0, again
+
+        # The preflight's port probe on an IPv6 address: a program holding the port on ::1.
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+        squatter = (
+            "import socket,time; s=socket.socket(socket.AF_INET6); "
+            f"s.bind(('::1',{port})); s.listen(); time.sleep(60)"
+        )
+        host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
+        try:
+            for _ in range(50):
+                if host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc == 0:
+                    break
+                time.sleep(0.2)
+            taken = converge(
+                {
+                    "postgres_pgvector_bind_address": "::1",
+                    "postgres_pgvector_port": port,
+                    "postgres_pgvector_container_name": test_vars["postgres_pgvector_container_name"]
+                    + "_port6",
+                }
+            )
+        finally:
+            host.run(f'pkill -f "bind.*::1.,{port}"')
+        assert taken.rc != 0, taken
+        assert f"Port {port} on ::1 is already taken by python3 (pid" in taken.output, taken
+    finally:
+        assert converge().rc == 0
+
+
+def test_port_outside_the_range_is_a_message_not_a_traceback(converge: Callable[..., Any]) -> None:
+    for port in (70000, 0, -1):
+        result = converge({"postgres_pgvector_port": port})
+        assert result.rc != 0
+        assert f"postgres_pgvector_port must be 1-65535 (got {port})" in result.output, result
+        assert "Traceback" not in result.output and "OverflowError" not in result.output, result

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -142,3 +144,100 @@ def test_too_little_disk_for_images_and_volumes(docker_client: docker.DockerClie
     assert f"integrador_min_free_docker_mb asks for {free_mb + 100_000} MB" in output, output
     assert "docker system prune" in output, output
     assert not docker_client.volumes.list(filters={"name": volume})
+
+
+# --- issue 10: bad input reaches a message, exposure is refused ---------------------------------
+
+
+def test_every_port_outside_the_range_is_named_at_once(converge: Callable[..., Any]) -> None:
+    """Each role's port variable, 0, 65536, 70000 and -1: one message each, naming the
+    variable and the range (the module raised OverflowError before)."""
+    result = converge(
+        {
+            "postgres_pgvector_port": 70000,
+            "redis_port": 0,
+            "app_services_api_port": 65536,
+            "app_services_ws_port": -1,
+        }
+    )
+    assert result.rc != 0, result
+    assert "Preflight found 4 problems; nothing was changed:" in result.output, result
+    for var, port in [
+        ("postgres_pgvector_port", 70000),
+        ("redis_port", 0),
+        ("app_services_api_port", 65536),
+        ("app_services_ws_port", -1),
+    ]:
+        assert f"{var} must be a TCP port from 1 to 65535 (got {port})." in result.output, result
+    assert "Traceback" not in result.output and "OverflowError" not in result.output, result
+
+
+def test_unquoted_version_is_refused_before_anything_changes(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any]
+) -> None:
+    """python_env_min_version: 3.10 unquoted is the float 3.1 (yaml.safe_dump writes it
+    unquoted, as a user would)."""
+    result = run_playbook(DEV, {"python_env_min_version": 3.10})
+    assert result.rc != 0, result
+    assert (
+        "python_env_min_version is the number 3.1, not text: YAML reads an unquoted 3.10 as the number "
+        '3.1. Quote it, with the quotes: python_env_min_version: "3.10".'
+    ) in result.output, result
+    assert "Docker, ports, checkout, Python" not in result.output, result
+    assert not docker_client.containers.list(
+        all=True, filters={"name": test_vars["postgres_pgvector_container_name"]}
+    )
+    assert not docker_client.volumes.list(filters={"name": test_vars["postgres_pgvector_volume"]})
+
+
+def test_stack_beyond_loopback_without_passwords_is_refused(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any]
+) -> None:
+    result = run_playbook(DEV, {"integrador_bind_address": "0.0.0.0"})
+    assert result.rc != 0, result
+    assert "Preflight found 2 problems; nothing was changed:" in result.output, result
+    assert "reachable from the network with the default password. Set postgres_pgvector_password" in (
+        result.output
+    ), result
+    assert "reachable from the network with no password. Set redis_password" in result.output, result
+    assert "postgres_pgvector : " not in result.output, result
+    assert not docker_client.containers.list(
+        all=True, filters={"name": test_vars["postgres_pgvector_container_name"]}
+    )
+    assert not docker_client.volumes.list(filters={"name": test_vars["postgres_pgvector_volume"]})
+
+
+def test_insecure_exposure_can_be_accepted(converge: Callable[..., Any]) -> None:
+    """The preflight alone (it changes nothing): with the override, warnings instead."""
+    result = converge({"integrador_bind_address": "0.0.0.0", "integrador_allow_insecure_exposure": True})
+    assert result.rc == 0, result
+    assert "beyond this machine, with the default password" in result.output, result
+    assert "beyond this machine, with no password" in result.output, result
+    passwords = {"postgres_pgvector_password": "itest-own-Pg-7", "redis_password": "itest-own-Redis-7"}
+    result = converge({"integrador_bind_address": "0.0.0.0", **passwords}, "-vvv")
+    assert result.rc == 0, result
+    assert "beyond this machine" not in result.output, result
+    for secret in passwords.values():
+        assert secret not in result.output, "a password was printed"
+
+
+def test_port_held_on_ipv6_loopback_is_named(host: Any, converge: Callable[..., Any]) -> None:
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    squatter = (
+        "import socket,time; s=socket.socket(socket.AF_INET6); "
+        f"s.bind(('::1',{port})); s.listen(); time.sleep(60)"
+    )
+    host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
+    try:
+        for _ in range(50):
+            if host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc == 0:
+                break
+            time.sleep(0.2)
+        result = converge({"integrador_bind_address": "[::1]", "redis_port": port})
+    finally:
+        host.run(f'pkill -f "bind.*::1.,{port}"')
+    assert result.rc != 0, result
+    assert f"Port {port} on [::1] is already taken by python3 (pid" in result.output, result
+    assert "Stop that program, or set redis_port to a free port." in result.output, result

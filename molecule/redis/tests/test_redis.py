@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 import redis
+from conftest import run_playbook
 
 KEY = "itest:survivor"
 
@@ -90,3 +95,113 @@ def test_bad_values_fail_early_naming_the_variable(converge: Callable[..., Any])
     result = converge({"redis_port": 70000})
     assert result.rc != 0
     assert "redis_port must be 1-65535 (got 70000)" in result.output, result
+
+
+# --- issue 10: exposure, secrets, bad input ----------------------------------------------------
+
+SECRET = "itest-Redis-secret-Kq72"
+
+
+def test_no_password_beyond_loopback_is_refused_untouched(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    before = container(docker_client, test_vars).id
+    result = converge({"integrador_bind_address": "0.0.0.0"})
+    assert result.rc != 0, result
+    assert (
+        f"redis_bind_address (integrador_bind_address) is 0.0.0.0: the {test_vars['redis_container_name']} "
+        "container would be reachable from the network with no password. Set redis_password"
+    ) in result.output, result
+    assert container(docker_client, test_vars).id == before
+
+    # The override, and a password, let it through (check mode: the test publishes nothing
+    # beyond this machine).
+    allowed = converge(
+        {"redis_bind_address": "192.168.1.20", "integrador_allow_insecure_exposure": True}, "--check"
+    )
+    assert allowed.rc == 0, allowed
+    assert "beyond this machine, with no password" in allowed.output, allowed
+    own = converge({"integrador_bind_address": "0.0.0.0", "redis_password": SECRET}, "--check", "-vvv")
+    assert own.rc == 0, own
+    assert SECRET not in own.output, "the password was printed"
+    assert container(docker_client, test_vars).id == before
+
+
+def test_password_is_never_printed_even_with_vvv_and_a_failure(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    try:
+        result = converge({"redis_password": SECRET}, "-vvv")
+        assert result.rc == 0, result
+        assert SECRET not in result.output, "the password was printed"
+        assert client(test_vars, SECRET).ping() is True
+    finally:
+        assert converge().rc == 0
+
+    # A container that never becomes healthy (an image without redis-server): its
+    # inspection carries --requirepass; the message gives state and log tail only.
+    name = f"{test_vars['redis_container_name']}_broken"
+    volume = f"{test_vars['redis_volume']}_broken"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        failed = converge(
+            {
+                "redis_container_name": name,
+                "redis_volume": volume,
+                "redis_port": port,
+                "redis_image": "integrador-test/base:trixie",
+                "redis_healthy_timeout": 5,
+                "redis_password": SECRET,
+            },
+            "-vvv",
+        )
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(name).remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.volumes.get(volume).remove(force=True)
+    assert failed.rc != 0, failed
+    assert f"The {name} container did not become healthy within 5 s." in failed.output, failed
+    assert "Last log lines:" in failed.output, failed
+    assert SECRET not in failed.output, "the password was printed"
+
+
+def test_day_two_inspection_never_prints_the_password(converge: Callable[..., Any]) -> None:
+    """backup.yml, down.yml and restore.yml inspect the containers: with -vvv the
+    result would show Redis's command line, --requirepass and all."""
+    try:
+        assert converge({"redis_password": SECRET}).rc == 0
+        inspect = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "inspect.yml"
+        result = run_playbook(inspect, {"redis_password": SECRET}, "-vvv")
+        assert result.rc == 0, result
+        assert "Containers are inspected" in result.output, result
+        assert SECRET not in result.output, "the password was printed"
+    finally:
+        assert converge().rc == 0
+
+
+def test_ipv6_bind_address_is_published_bracketed(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    try:
+        result = converge({"integrador_bind_address": "::1"})
+        assert result.rc == 0, result
+        assert container(docker_client, test_vars).attrs["HostConfig"]["PortBindings"]["6379/tcp"] == [
+            {"HostIp": "::1", "HostPort": str(test_vars["redis_port"])}
+        ]
+        r = redis.Redis(host="::1", port=test_vars["redis_port"], socket_timeout=5)
+        assert r.ping() is True
+        again = converge({"integrador_bind_address": "[::1]"})
+        assert again.rc == 0 and again.changed == 0, again
+    finally:
+        assert converge().rc == 0
+
+
+@pytest.mark.parametrize("port", [0, 65536, -1])
+def test_port_outside_the_range_is_a_message_not_a_traceback(port: int, converge: Callable[..., Any]) -> None:
+    result = converge({"redis_port": port})
+    assert result.rc != 0
+    assert f"redis_port must be 1-65535 (got {port})" in result.output, result
+    assert "Traceback" not in result.output and "OverflowError" not in result.output, result

@@ -11,6 +11,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -45,6 +47,7 @@ class FakeModule:
             "units": [],
             "linger": False,
             "ports": True,
+            "allow_insecure_exposure": False,
             "fail_on_problems": True,
         }
         self.params = defaults | params
@@ -125,3 +128,151 @@ def test_no_user_manager_message_gives_every_way_out() -> None:
     assert "`systemctl --user` says Failed to connect to bus." in message
     assert "/etc/wsl.conf" in message and "wsl --shutdown" in message
     assert "app_services_linger: true" in message and "loginctl enable-linger" in message
+
+
+# --- settings: ports, bind addresses, exposure -------------------------------------------------
+
+# Anything a YAML file, -e or a template can hand over as a port or an address.
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(),
+)
+
+
+def container_spec(**overrides: Any) -> dict[str, Any]:
+    spec = {
+        "name": "itest_db",
+        "image": "pgvector/pgvector:pg16",
+        "port": 5432,
+        "port_var": "postgres_pgvector_port",
+        "bind_address": "127.0.0.1",
+        "bind_var": "postgres_pgvector_bind_address (integrador_bind_address)",
+        "unprotected": "",
+        "password_var": "postgres_pgvector_password",
+    }
+    return spec | overrides
+
+
+@settings(max_examples=200, deadline=None)
+@given(port=ANY_VALUE, address=ANY_VALUE)
+def test_any_port_and_address_give_messages_naming_the_variables(port: Any, address: Any) -> None:
+    """The OverflowError case: a port outside 1-65535 (or no port at all) is a
+    problem naming its variable and the range; the probes never see it."""
+    spec = container_spec(port=port, bind_address=address if isinstance(address, str) else str(address))
+    unit = {"unit": "integrador-api.service", "port": port, "port_var": "app_services_api_port"}
+    unit |= {"bind_address": spec["bind_address"], "bind_var": "app_services_bind_address"}
+    check = preflight.Preflight(FakeModule(containers=[spec], units=[unit]))
+    check.settings()
+    for problem in check.problems:
+        assert problem.startswith(
+            ("postgres_pgvector_port must be a TCP port", "app_services_api_port must be a TCP port")
+        ) or problem.startswith(("postgres_pgvector_bind_address", "app_services_bind_address")), problem
+    port_ok = preflight.port_problem(port, "x") is None if port is not None else True
+    assert spec["valid"] is (port_ok and preflight.address_problem(spec["bind_address"], "x") is None)
+    if not spec["valid"]:
+        assert check.problems
+    else:
+        check.port_free(spec["port"], spec["bind_address"], spec["port_var"], "the container")
+
+
+def test_port_70000_is_a_message_not_an_overflow() -> None:
+    spec = container_spec(port=70000)
+    check = preflight.Preflight(FakeModule(containers=[spec]))
+    check.settings()
+    assert check.problems == ["postgres_pgvector_port must be a TCP port from 1 to 65535 (got 70000)."]
+    assert spec["valid"] is False
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "192.168.1.20", "::", "[::]"])
+def test_default_password_beyond_loopback_is_refused_naming_what_to_set(address: str) -> None:
+    spec = container_spec(bind_address=address, unprotected="the default password")
+    check = preflight.Preflight(FakeModule(containers=[spec]))
+    check.settings()
+    assert len(check.problems) == 1
+    assert check.problems[0].startswith(
+        f"postgres_pgvector_bind_address (integrador_bind_address) is {address}: the itest_db container "
+        "would be reachable from the network with the default password. Set postgres_pgvector_password"
+    )
+    assert "integrador_allow_insecure_exposure: true" in check.problems[0]
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_default_password_on_loopback_is_fine(address: str) -> None:
+    check = preflight.Preflight(
+        FakeModule(containers=[container_spec(bind_address=address, unprotected="the default password")])
+    )
+    check.settings()
+    assert check.problems == [] and check.warnings == []
+
+
+def test_insecure_exposure_allowed_is_a_warning() -> None:
+    spec = container_spec(bind_address="0.0.0.0", unprotected="no password", password_var="redis_password")
+    check = preflight.Preflight(FakeModule(containers=[spec], allow_insecure_exposure=True))
+    check.settings()
+    assert check.problems == []
+    assert check.exposed == ["itest_db"]
+    assert check.warnings == [
+        "The itest_db container is published on 0.0.0.0, beyond this machine, with no password "
+        "(redis_password; integrador_allow_insecure_exposure: true)."
+    ]
+
+
+def test_a_password_of_its_own_may_leave_loopback() -> None:
+    check = preflight.Preflight(FakeModule(containers=[container_spec(bind_address="0.0.0.0")]))
+    check.settings()
+    assert check.problems == []
+
+
+# --- the role's password against PostgreSQL's verifier -----------------------------------------
+
+# Made by PostgreSQL 17 (the stand-in image): CREATE ROLE ... PASSWORD '...', then pg_authid.
+REAL_VERIFIERS = [
+    (
+        "pw",
+        "postgres",
+        "SCRAM-SHA-256$4096:i8du9y0jQ35ypFl0xKko4Q==$8gIchNuPSUTSr6bd/KzCtWnV2WSY+/FPRTGPomRIKo4="
+        ":gvvy6URYLUOA35KcxjfWA/VVnySdLndeEqi8pn0V2Dw=",
+    ),
+    (
+        "pässwörd",
+        "r1",
+        "SCRAM-SHA-256$4096:Rx3qKy72cZcHyR9BvDpTYg==$JqwWaN0VP6q+Kx5cKeryR+tkpmhbKoCTN+ITcnfpBMk="
+        ":1zDTNkzXRbVAHM6goXlWyo2UozGygow6ZUEJpadbI6s=",
+    ),
+    (
+        "Ⅸ-roman",  # SASLprep's NFKC makes it IX-roman before hashing
+        "r2",
+        "SCRAM-SHA-256$4096:Qxu6B2M10y0N/g0zAZTCVw==$2qyZnaGDyCTLAcxQsixMbisCxeBbN/NZ8xnWxHfG4zI="
+        ":FahLujv3LOvCoQody/cA4JxPqrWDaJercMPRm+QDncM=",
+    ),
+    (
+        "it's a \\ back slash",
+        "r3",
+        "SCRAM-SHA-256$4096:yuJz7Odn2PkTa8OX6VCIaw==$nXVGkec33Rl8qJcKqA3aUW79FNwjEWIsTyK+F5TAS9s="
+        ":Geo9dJggL1JY/IXWfY4q9vs/Zp+lx2b1HRBfPOntRNA=",
+    ),
+    ("md5-secret", "r4", "md51dbe799b7c93333454c84a0720b68f4e"),
+]
+
+
+@pytest.mark.parametrize(("password", "role", "verifier"), REAL_VERIFIERS)
+def test_the_configured_password_matches_its_verifier(password: str, role: str, verifier: str) -> None:
+    assert preflight.password_matches(password, verifier, role) is True
+
+
+@pytest.mark.parametrize(("password", "role", "verifier"), REAL_VERIFIERS)
+def test_another_password_does_not_match(password: str, role: str, verifier: str) -> None:
+    assert preflight.password_matches(password + "x", verifier, role) is False
+    assert preflight.password_matches(password, verifier, role + "x") is (not verifier.startswith("md5"))
+
+
+@given(password=st.text(), verifier=st.text(), role=st.text())
+def test_any_verifier_gives_true_or_false(password: str, verifier: str, role: str) -> None:
+    assert preflight.password_matches(password, verifier, role) in (True, False)
+
+
+def test_no_password_at_all_does_not_match() -> None:
+    assert preflight.password_matches("postgres", "", "postgres") is False

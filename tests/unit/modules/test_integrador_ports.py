@@ -1,0 +1,171 @@
+"""Ports and bind addresses as users write them: whatever the value, the shared
+code answers with a message naming the variable, never an exception; and the
+port probe works on IPv6 addresses as on IPv4 ones (real sockets)."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import os
+import socket
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def load(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ports = load(ROOT / "module_utils" / "integrador_ports.py", "ansible.module_utils.integrador_ports")
+
+# Anything a YAML file, -e or a template can hand over.
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(),
+    st.binary(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@given(st.integers(min_value=1, max_value=65535))
+def test_every_tcp_port_is_accepted(port: int) -> None:
+    assert ports.port_problem(port, "redis_port") is None
+    assert ports.port_problem(str(port), "redis_port") is None
+
+
+@given(st.integers().filter(lambda n: not 1 <= n <= 65535))
+def test_integer_outside_the_range_names_the_variable_and_the_range(port: int) -> None:
+    problem = ports.port_problem(port, "postgres_pgvector_port")
+    assert problem == f"postgres_pgvector_port must be a TCP port from 1 to 65535 (got {port})."
+
+
+@given(ANY_VALUE)
+def test_any_value_gives_none_or_a_message_naming_the_variable(value: Any) -> None:
+    problem = ports.port_problem(value, "app_services_api_port")
+    if problem is not None:
+        assert problem.startswith("app_services_api_port must be a TCP port")
+        assert "1 to 65535" in problem
+
+
+@given(st.floats())
+def test_floats_are_never_ports(value: float) -> None:
+    problem = ports.port_problem(value, "redis_port")
+    assert problem is not None and "a whole number from 1 to 65535" in problem
+
+
+def test_booleans_are_not_ports() -> None:
+    assert ports.port_problem(True, "redis_port") is not None
+
+
+@given(st.ip_addresses())
+def test_every_ip_address_is_a_bind_address_bracketed_or_not(address: Any) -> None:
+    assert ports.address_problem(str(address), "integrador_bind_address") is None
+    if address.version == 6:
+        assert ports.address_problem(f"[{address}]", "integrador_bind_address") is None
+        assert ports.host_ip(f"[{address}]") == str(address)
+
+
+@given(ANY_VALUE)
+def test_any_bind_address_gives_none_or_a_message_naming_the_variable(value: Any) -> None:
+    problem = ports.address_problem(value, "redis_bind_address")
+    if problem is None:
+        assert isinstance(value, str)
+        assert value.strip().lower() == "localhost" or ipaddress.ip_address(
+            ports.host_ip(value).split("%", 1)[0]
+        )
+    else:
+        assert problem.startswith("redis_bind_address must be an IP address")
+
+
+def test_host_names_are_refused_as_docker_refuses_them() -> None:
+    assert "not host names" in (ports.address_problem("db.example", "integrador_bind_address") or "")
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("[::]", False),
+        ("192.168.1.20", False),
+        ("fe80::1%eth0", False),
+        ("not an address", False),
+    ],
+)
+def test_loopback_is_127_0_0_0_8_ipv6_loopback_and_localhost(address: str, loopback: bool) -> None:
+    assert ports.is_loopback(address) is loopback
+
+
+@given(st.text())
+def test_is_loopback_never_raises(value: str) -> None:
+    assert ports.is_loopback(value) in (True, False)
+
+
+@given(ANY_VALUE, ANY_VALUE)
+def test_port_probe_raises_only_value_error_or_os_error(host: Any, port: Any) -> None:
+    """Whatever it is given, the probe answers or raises the two errors its
+    callers turn into messages (never OverflowError, TypeError...)."""
+    try:
+        ports.port_in_use(host, port)
+    except (ValueError, OSError):
+        pass
+
+
+def test_out_of_range_port_is_a_value_error_not_an_overflow() -> None:
+    with pytest.raises(ValueError, match="must be a TCP port from 1 to 65535"):
+        ports.port_owner("127.0.0.1", 70000)
+
+
+@pytest.mark.parametrize("address", ["::1", "[::1]"])
+def test_port_held_on_ipv6_loopback_is_found(address: str) -> None:
+    if not has_ipv6_loopback():
+        pytest.skip("this machine has no IPv6 loopback")
+    with socket.socket(socket.AF_INET6) as listener:
+        listener.bind(("::1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        in_use, pid, _ = ports.port_owner(address, port)
+    assert in_use
+    assert ports.port_owner(address, port)[0] is False  # closed: free again
+    if pid is not None:
+        assert pid == os.getpid()
+
+
+def test_localhost_is_probed_as_127_0_0_1() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert ports.port_in_use("localhost", port)
