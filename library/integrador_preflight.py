@@ -575,12 +575,14 @@ class Preflight:
 
     def health(self) -> dict[str, int]:
         statuses = {}
+        # The stack's own addresses never go through the user's http_proxy.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         for spec in self.params["units"]:
             url = spec.get("health_url")
             if not url:
                 continue
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
+                with opener.open(url, timeout=2) as response:  # noqa: S310 - our own http URL
                     statuses[url] = response.status
             except urllib.error.HTTPError as exc:
                 statuses[url] = exc.code

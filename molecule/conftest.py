@@ -117,4 +117,4 @@ def occupied_port(host: Any) -> Iterator[int]:
     try:
         yield port
     finally:
-        host.run(f"pkill -f 'bind..127.0.0.1.,{port}'")
+        host.run(f"pkill -f 'bind.*127.0.0.1.,{port}'")

@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import os
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ import docker
 import pytest
 import redis
 import requests
+from conftest import occupied_port
 from dotenv import dotenv_values
 from websockets.sync.client import connect as ws_connect
 
@@ -141,18 +141,10 @@ def test_killed_api_is_restarted_and_healthy(host: Any, api: str) -> None:
 
 
 def test_port_taken_by_another_program_is_named(host: Any, converge: Callable[..., Any]) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    squatter = (
-        f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{port})); s.listen(); time.sleep(60)"
-    )
-    host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
-    gateway_pid = main_pid(host, WS_UNIT)
-    try:
+    # The squatter runs on the laptop, as the developer's own program would.
+    with occupied_port(host) as port:
+        gateway_pid = main_pid(host, WS_UNIT)
         result = converge({"app_services_ws_port": port}, "--tags", "ws")
-    finally:
-        host.run(f"pkill -f 'bind..127.0.0.1.,{port}'")
     assert result.rc != 0, result
     assert f"Port {port} on 127.0.0.1 is already taken by python3 (pid" in result.output, result
     assert (

@@ -13,6 +13,7 @@ from typing import Any
 import docker
 import psycopg2
 import pytest
+from conftest import occupied_port
 
 PROBE_TABLE = "itest_survivors"
 
@@ -136,20 +137,11 @@ def test_other_major_version_over_the_volume_is_refused_untouched(
 def test_port_taken_by_another_program_is_named(
     host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     # The squatter runs on the laptop, as the developer's own program would.
-    squatter = (
-        f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{port})); s.listen(); time.sleep(60)"
-    )
-    host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
-    try:
+    with occupied_port(host) as port:
         result = converge(
             {"postgres_pgvector_port": port, "postgres_pgvector_container_name": "itest_db_port"}
         )
-    finally:
-        host.run(f"pkill -f 'bind..127.0.0.1.,{port}'")
     assert result.rc != 0, result
     assert f"Port {port} on 127.0.0.1 is already taken by python3 (pid" in result.output, result
     assert "Stop that program, or set postgres_pgvector_port to a free port" in result.output
