@@ -54,7 +54,8 @@ def alive(record: dict[str, Any]) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
+        # No such process (a pid beyond the system's range cannot be one).
         return False
     except PermissionError:
         pass

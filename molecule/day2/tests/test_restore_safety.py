@@ -84,7 +84,7 @@ def test_restore_killed_at_each_step_leaves_old_or_restored_data_and_a_rerun_fin
     killed = play("restore", {"backup": backup, "integrador_test_kill_restore_at": point})
 
     assert killed.rc == -9, killed
-    assert f"the run is killed here when integrador_test_kill_restore_at is {point}" in killed.output
+    assert "Restore is summarised" not in killed.output, killed
     # Each store holds its old or its restored data, never neither.
     assert sql(test_vars, f"SELECT v FROM {TABLE} WHERE id = 1")[0][0] in (old, "original")
     assert redis_value(docker_client, test_vars) in (old, "original")
