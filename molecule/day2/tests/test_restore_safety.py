@@ -31,7 +31,7 @@ def backup(test_vars: dict[str, Any]) -> Iterator[str]:
     set_data(test_vars, "original")
     result = play("backup")
     assert result.rc == 0, result
-    match = re.search(r"-e backup=(\S+)", result.output)
+    match = re.search(r"-e backup=([0-9TZ-]+)", result.output)
     assert match, result
     yield match.group(1)
 
