@@ -170,7 +170,7 @@ def test_two_restores_at_once_run_one_after_the_other(
 def test_backup_folder_with_spaces_and_quotes_is_restored(
     backup: str, host: Any, docker_client: docker.DockerClient, test_vars: dict[str, Any]
 ) -> None:
-    odd = "a folder with spaces 'quotes' \"double\" $HOME & ;"
+    odd = "a folder with spaces 'quotes' \"double\" (copy) & ; *"
     host.run_test("cp -a %s %s", f"{BACKUPS}/{backup}", f"{BACKUPS}/{odd}")
     for given in (odd, f"{BACKUPS}/{odd}"):
         set_data(test_vars, "changed")
@@ -180,12 +180,20 @@ def test_backup_folder_with_spaces_and_quotes_is_restored(
         assert leftovers(docker_client, test_vars) == []
     assert host.file(f"{BACKUPS}/{odd}/SHA256SUMS").is_file
 
+    # Ansible expands $VARIABLES in every path option: such a name is refused, not misread.
+    dollar = "backup $HOME"
+    host.run_test("cp -a %s %s", f"{BACKUPS}/{backup}", f"{BACKUPS}/{dollar}")
+    refused = play("restore", {"backup": dollar})
+    assert refused.rc != 0, refused
+    assert "has a $ in its path, which Ansible would expand as an environment variable" in refused.output
+
 
 def test_two_backups_within_one_second_get_two_folders(
     host: Any, docker_client: docker.DockerClient, test_vars: dict[str, Any]
 ) -> None:
     # TEST ONLY variable: both backups are named as if taken in the same second.
-    second = {"integrador_test_backup_time": "20200101T000000Z"}
+    # Kept: older than every other backup, they would be the first pruned.
+    second = {"integrador_test_backup_time": "20200101T000000Z", "integrador_backup_keep": 99}
     set_data(test_vars, "first")
     one = play("backup", second)
     set_data(test_vars, "second")
