@@ -114,6 +114,7 @@ class ActionModule(ActionBase):
         deadline = time.monotonic() + timeout
         notes: list[str] = []
         waited = False
+        waited_for: dict[str, Any] = {}
         while True:
             answer = self._execute_module(
                 module_name="integrador_lock", module_args=module_args, task_vars=task_vars
@@ -142,6 +143,7 @@ class ActionModule(ActionBase):
                 }
                 break
             if not waited:
+                waited_for = holder
                 self._display.display(
                     f"Waiting up to {timeout:g} s for the run lock, held by {describe(holder)}",
                     screen_only=True,
@@ -149,6 +151,11 @@ class ActionModule(ActionBase):
                 waited = True
             time.sleep(POLL_SECONDS)
 
+        if waited and answer.get("acquired"):
+            notes.append(
+                f"Waited {time.monotonic() - deadline + timeout:.0f} s for the run lock, held by "
+                f"{describe(waited_for)}."
+            )
         answer.pop("invocation", None)
         answer["changed"] = False
         journal = answer.get("journal")

@@ -36,6 +36,11 @@ def backup(test_vars: dict[str, Any]) -> Iterator[str]:
     yield match.group(1)
 
 
+def flat(output: str) -> str:
+    """Output with line breaks and runs of spaces as one space: warnings are wrapped."""
+    return " ".join(output.split())
+
+
 def start(playbook: Path, extra_vars: dict[str, Any] | None = None) -> subprocess.Popen[str]:
     cmd, env = playbook_command(playbook, extra_vars)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -114,7 +119,9 @@ def test_restore_killed_at_each_step_leaves_old_or_restored_data_and_a_rerun_fin
     assert rerun.rc == 0, rerun
     # The killed run's lock is taken over (by the refused converge, when it ran).
     took_over = refused.output if refused else rerun.output
-    assert "Took over the run lock" in took_over and "which ended without releasing it" in took_over
+    assert "Took over the run lock" in flat(took_over) and "which ended without releasing it" in flat(
+        took_over
+    )
     if point != "staging":
         assert "Finishing the restore of ~/integrador-backups/" in rerun.output, rerun
     assert data(test_vars) == RESTORED
@@ -142,9 +149,7 @@ def test_two_converges_at_once_wait_or_name_the_first(
     assert "Waited 0 s (integrador_lock_timeout) and changed nothing." in impatient.output, impatient
     waited = finish(patient)
     assert waited.rc == 0 and waited.changed == 0, waited
-    assert f"Waiting up to 120 s for the run lock: playbooks/dev.yml (pid {first.pid}," in waited.output, (
-        waited
-    )
+    assert f"for the run lock, held by playbooks/dev.yml (pid {first.pid}," in flat(waited.output), waited
     assert not laptop_files(docker_client, LOCK)
     endpoints_answer(test_vars)
 
@@ -161,7 +166,7 @@ def test_two_restores_at_once_run_one_after_the_other(
 
     assert one.rc == 0, one
     assert two.rc == 0, two
-    assert f"Waiting up to 120 s for the run lock: playbooks/restore.yml (pid {first.pid}," in two.output, two
+    assert f"for the run lock, held by playbooks/restore.yml (pid {first.pid}," in flat(two.output), two
     assert data(test_vars) == RESTORED
     assert leftovers(docker_client, test_vars) == []
     endpoints_answer(test_vars)
@@ -194,6 +199,7 @@ def test_two_backups_within_one_second_get_two_folders(
     # TEST ONLY variable: both backups are named as if taken in the same second.
     # Kept: older than every other backup, they would be the first pruned.
     second = {"integrador_test_backup_time": "20200101T000000Z", "integrador_backup_keep": 99}
+    host.run_test(f"rm -rf {BACKUPS}/20200101T000000Z*")
     set_data(test_vars, "first")
     one = play("backup", second)
     set_data(test_vars, "second")
