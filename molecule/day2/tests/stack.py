@@ -19,6 +19,9 @@ UNITS = ("integrador-api.service", "integrador-ws.service")
 BACKUPS = "/home/dev/integrador-backups"
 ENV_FILE = "/home/dev/integrador/backend/.env"
 VENV_PYTHON = "/home/dev/integrador/backend/.venv/bin/python"
+# integrador_state_dir's default: the run lock and restore.yml's journal.
+STATE = "/home/dev/.local/state/integrador"
+LAPTOP = "laptop-day2"
 
 
 def play(name: str, extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
@@ -91,3 +94,14 @@ def unit_state(host: Any, unit: str) -> tuple[str, str]:
     active = host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip()
     enabled = host.run(f"{USER_ENV} systemctl --user is-enabled {unit}").stdout.strip()
     return active, enabled
+
+
+def laptop_files(docker_client: docker.DockerClient, *paths: str) -> list[str]:
+    """Which of paths exist on the laptop."""
+    laptop = docker_client.containers.get(LAPTOP)
+    return [p for p in paths if laptop.exec_run(["test", "-e", p]).exit_code == 0]
+
+
+def journal(docker_client: docker.DockerClient) -> list[str]:
+    """restore.yml's journal, when a restore did not finish."""
+    return laptop_files(docker_client, f"{STATE}/restore.json")

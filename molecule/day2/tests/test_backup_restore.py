@@ -9,7 +9,7 @@ from typing import Any
 
 import docker
 import pytest
-from stack import BACKUPS, endpoints_answer, kv, play, sql, wait_healthy
+from stack import BACKUPS, endpoints_answer, journal, kv, play, sql, wait_healthy
 
 TABLE = "itest_backup_probe"
 KEY = "itest:backup:probe"
@@ -35,8 +35,15 @@ def leftovers(docker_client: docker.DockerClient, test_vars: dict[str, Any]) -> 
         v.name for v in docker_client.volumes.list() if v.name.startswith(f"{test_vars['redis_volume']}__")
     ]
     found += [
-        r[0] for r in sql(test_vars, "SELECT datname FROM pg_database WHERE datname LIKE 'menu_ops\\_\\_%'")
+        r[0]
+        for r in sql(
+            test_vars,
+            "SELECT datname FROM pg_database WHERE datname LIKE 'menu_ops\\_\\_%' "
+            "OR datname LIKE 'integrador\\_restore\\_%'",
+        )
     ]
+    # The journal of a restore that did not finish.
+    found += journal(docker_client)
     return found
 
 
