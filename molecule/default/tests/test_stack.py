@@ -124,3 +124,26 @@ def test_no_change_run_executes_only_the_preflight_and_python_env(converge: Call
         "Health URL answers 200",
     ):
         assert not [name for name in ran if task in name], f"{task} ran on a no-change run:\n{result.output}"
+
+
+def test_accepted_insecure_exposure_is_warned_in_the_summary(converge: Callable[..., Any]) -> None:
+    """integrador_allow_insecure_exposure lets the run go on; the end of the run says
+    what is open and how to close it (--check: nothing is republished)."""
+    result = converge(
+        {
+            "integrador_bind_address": "0.0.0.0",
+            "integrador_allow_insecure_exposure": True,
+            "postgres_pgvector_password": "postgres",
+            "redis_password": "",
+        },
+        "--check",
+    )
+    assert result.rc == 0, result
+    assert (
+        "WARNING: integrador_allow_insecure_exposure is on and PostgreSQL (default password; set "
+        in result.output
+    )
+    assert "Redis (no password; set redis_password) are reachable beyond" in " ".join(result.output.split())
+    quiet = converge(None, "--check")
+    assert quiet.rc == 0, quiet
+    assert "integrador_allow_insecure_exposure is on" not in quiet.output, quiet
