@@ -139,11 +139,11 @@ def test_accepted_insecure_exposure_is_warned_in_the_summary(converge: Callable[
         "--check",
     )
     assert result.rc == 0, result
+    said = " ".join(result.output.split())
     assert (
         "WARNING: integrador_allow_insecure_exposure is on and PostgreSQL (default password; set "
-        in result.output
-    )
-    assert "Redis (no password; set redis_password) are reachable beyond" in " ".join(result.output.split())
+        "postgres_pgvector_password) and Redis (no password; set redis_password) are reachable beyond" in said
+    ), result
     quiet = converge(None, "--check")
     assert quiet.rc == 0, quiet
     assert "integrador_allow_insecure_exposure is on" not in quiet.output, quiet
