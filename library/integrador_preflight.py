@@ -20,6 +20,7 @@ import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_docker_context import resolve as resolve_docker_endpoint
 from ansible.module_utils.integrador_ports import address_problem, is_loopback, port_owner, port_problem
 from ansible.module_utils.integrador_python import (
     checkout_problem,
@@ -68,7 +69,13 @@ description:
   - Never changes anything.
 options:
   docker_host:
-    description: Docker engine to check; the Docker checks are skipped when omitted.
+    description:
+      - Docker engine to check.
+      - When omitted or empty and O(containers) are given, the endpoint the docker CLI would use
+        on this host: C(DOCKER_HOST), else the active Docker context (C(DOCKER_CONTEXT), else
+        C(currentContext) in C(~/.docker/config.json), that context's C(meta.json)), else
+        C(unix:///var/run/docker.sock). It is returned as the fact C(integrador_docker_endpoint).
+      - The Docker checks are skipped when it is omitted and there are no O(containers).
     type: str
   containers:
     description: Containers of the stack.
@@ -214,13 +221,17 @@ problems:
   elements: str
   returned: always
 ansible_facts:
-  description: C(system), C(user_id), C(user_uid), C(user_dir), as the setup module names them.
+  description:
+    - C(system), C(user_id), C(user_uid), C(user_dir), as the setup module names them.
+    - C(integrador_docker_endpoint), when O(docker_host) was resolved from the Docker context
+      (the roles' C(*_docker_host) defaults follow it).
   type: dict
   returned: always
 """
 
 SOCKET_HINTS = (
-    "Start Docker (Docker Desktop, or `sudo systemctl start docker`), or point integrador_docker_host "
+    "Start Docker (Docker Desktop, Colima, OrbStack, Rancher Desktop, or `sudo systemctl start docker`), "
+    "select its context (`docker context use <name>`), or point integrador_docker_host "
     "at your engine: Docker Desktop on macOS unix://$HOME/.docker/run/docker.sock, rootless Docker "
     "unix:///run/user/$UID/docker.sock, Podman unix:///run/user/$UID/podman/podman.sock."
 )
@@ -297,6 +308,8 @@ class Preflight:
         # Containers published beyond loopback without a password, accepted by the override.
         self.exposed: list[str] = []
         self.user = pwd.getpwuid(os.getuid()) if hasattr(os, "getuid") else None
+        # The endpoint resolved from DOCKER_HOST or the Docker context (docker_host not given).
+        self.docker_endpoint: str | None = None
 
     # --- settings ------------------------------------------------------------
     def settings(self) -> None:
@@ -336,8 +349,22 @@ class Preflight:
         containers = self.params["containers"]
         info: dict[str, Any] = {"reachable": False}
         states: dict[str, Any] = {}
-        if not host:
+        source = ""
+        if not host and not containers:
             return info, states
+        if not host:
+            # As the docker CLI would on this host: Docker Desktop, Colima, OrbStack and
+            # Rancher Desktop need no setting.
+            home = self.user.pw_dir if self.user else os.path.expanduser("~")
+            endpoint = resolve_docker_endpoint(os.environ, os.environ.get("HOME") or home)
+            host, source = endpoint.host, f" (from {endpoint.source})"
+            self.docker_endpoint = host
+            info["host_source"] = endpoint.source
+            self.warnings.extend(endpoint.warnings)
+            if endpoint.problem:
+                self.problems.append(endpoint.problem)
+                return info, states
+        info["host"] = host
         if not HAS_DOCKER_API:
             self.problems.append(
                 "the community.docker collection is missing: "
@@ -348,13 +375,13 @@ class Preflight:
             client = APIClient(base_url=host, version="auto", timeout=10)
             engine = client.get_json("/info")
         except Exception as exc:  # any failure to connect is reported the same way
-            self.problems.append(f"Cannot reach the Docker engine at {host} ({exc}). {SOCKET_HINTS}")
+            self.problems.append(f"Cannot reach the Docker engine at {host}{source} ({exc}). {SOCKET_HINTS}")
             return info, states
-        info = {
-            "reachable": True,
-            "version": engine.get("ServerVersion"),
-            "data_root": engine.get("DockerRootDir"),
-        }
+        info.update(
+            reachable=True,
+            version=engine.get("ServerVersion"),
+            data_root=engine.get("DockerRootDir"),
+        )
         to_create = []
         for spec in containers:
             state = self.container(client, spec)
@@ -594,6 +621,8 @@ class Preflight:
         facts: dict[str, Any] = {"system": platform.system()}
         if self.user:
             facts.update(user_id=self.user.pw_name, user_uid=self.user.pw_uid, user_dir=self.user.pw_dir)
+        if self.docker_endpoint:
+            facts["integrador_docker_endpoint"] = self.docker_endpoint
         return facts
 
 
