@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -187,3 +188,16 @@ def test_script_passes_shellcheck() -> None:
         ["shellcheck", str(REPO / "scripts" / "converge")], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout
+
+
+def test_every_array_expansion_survives_bash_32_when_empty() -> None:
+    """bash 3.2 (macOS's /bin/bash) with `set -u` calls "${a[@]}" of an empty array unbound; bash
+    5 here does not, so the run above cannot show it: every array expansion is guarded."""
+    text = (REPO / "scripts" / "converge").read_text()
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    expansions = re.findall(r'(.{0,16})"\$\{(\w+)\[@\]\}"', code)
+    assert expansions, "no array expansion found: update this test"
+    for before, name in expansions:
+        assert before.endswith("${" + name + "[@]+"), (
+            f'"${{{name}[@]}}" is unguarded: write ${{{name}[@]+"${{{name}[@]}}"}}'
+        )
