@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import PROJECT, run_playbook
 
+PLAYBOOKS = PROJECT / "playbooks"
 HOME = "/home/dev"
 STATE = f"{HOME}/.local/state/integrador/supervisor"
 VENV = f"{HOME}/.local/share/integrador/supervisor-venv"
@@ -152,3 +154,28 @@ def test_tags_api_restarts_the_api_only_when_env_changes(
         restored = converge({}, "--tags", "api")
     assert restored.rc == 0, restored
     assert status(host)["integrador-ws"][1] == ws_pid, "the gateway was restarted"
+
+
+def test_status_logs_and_down_work_with_supervisord(
+    host: Any, api: str, converge: Callable[..., Any]
+) -> None:
+    status_run = run_playbook(PLAYBOOKS / "status.yml")
+    assert status_run.rc == 0, status_run
+    assert "integrador-api" in status_run.output and "integrador-ws" in status_run.output, status_run
+    assert "active (running)" in status_run.output, status_run
+
+    logs = run_playbook(PLAYBOOKS / "logs.yml")
+    assert logs.rc == 0, logs
+    assert "integrador-api (supervisord program)" in logs.output, logs
+    assert "Uvicorn running on" in logs.output, logs
+
+    down = run_playbook(PLAYBOOKS / "down.yml")
+    assert down.rc == 0, down
+    assert "supervisord and its programs stopped" in down.output, down
+    assert host.run(f"{CTL} status").rc == 4, "supervisord still answers after down"
+    assert not wait_healthy(api + "/api/health", timeout=2), "the API still answers after down"
+    assert run_playbook(PLAYBOOKS / "status.yml").rc != 0, "status is healthy with everything down"
+
+    back = converge({})
+    assert back.rc == 0, back
+    assert wait_healthy(api + "/api/health"), log(host, "integrador-api")
