@@ -532,7 +532,8 @@ class Preflight:
         specs = self.params["units"]
         linger = bool(self.user and os.path.exists(f"/var/lib/systemd/linger/{self.user.pw_name}"))
         states: dict[str, Any] = {}
-        self.manager = "" if not specs else "supervisor" if self.params["manager"] == "auto" else "systemd"
+        auto = self.params.get("manager") == "auto"
+        self.manager = "" if not specs else "supervisor" if auto else "systemd"
         if not specs or platform.system() != "Linux":
             return states, linger
         self.manager = "systemd"
@@ -554,7 +555,7 @@ class Preflight:
         if rc != 0:
             # Enabling lingering starts the manager, where systemd is the init system.
             starts = self.params["linger"] and not linger and os.path.isdir("/run/systemd/system")
-            if self.params["manager"] == "auto" and not starts:
+            if auto and not starts:
                 # No user manager here (a container, WSL without systemd): supervisord runs
                 # the services; app_services checks their ports itself.
                 self.manager = "supervisor"
