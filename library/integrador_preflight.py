@@ -157,6 +157,13 @@ options:
     description: Lingering is to be enabled by the converge; a user manager then need not answer yet.
     type: bool
     default: false
+  manager:
+    description:
+      - C(auto) takes supervisord (result C(manager=supervisor)) where no systemd user manager answers
+        and lingering would not start one; C(systemd) reports that as a problem.
+    type: str
+    default: systemd
+    choices: [auto, systemd]
   ports:
     description: Check that the ports are free or already the stack's (a converge binds them).
     type: bool
@@ -210,6 +217,10 @@ insecure_exposure:
       O(allow_insecure_exposure) (each also a warning).
   type: list
   elements: str
+  returned: always
+manager:
+  description: The services' manager chosen for O(units) (C(systemd) or C(supervisor)); empty without units.
+  type: str
   returned: always
 linger_enabled:
   description: Whether lingering is already enabled for the user (Linux).
@@ -301,6 +312,7 @@ def password_matches(password: str, verifier: str, role: str) -> bool:
 
 class Preflight:
     def __init__(self, module: AnsibleModule) -> None:
+        self.manager = ""
         self.module = module
         self.params = module.params
         self.problems: list[str] = []
@@ -547,8 +559,11 @@ class Preflight:
         specs = self.params["units"]
         linger = bool(self.user and os.path.exists(f"/var/lib/systemd/linger/{self.user.pw_name}"))
         states: dict[str, Any] = {}
+        auto = self.params.get("manager") == "auto"
+        self.manager = "" if not specs else "supervisor" if auto else "systemd"
         if not specs or platform.system() != "Linux":
             return states, linger
+        self.manager = "systemd"
         env = dict(os.environ)
         # Set by a login session; not by `su`, cron or a container's exec.
         env.setdefault("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}")
@@ -565,7 +580,13 @@ class Preflight:
         except (OSError, subprocess.SubprocessError) as exc:
             answer, rc = str(exc), -1
         if rc != 0:
-            if not (self.params["linger"] and not linger):  # enabling lingering starts the manager
+            # Enabling lingering starts the manager, where systemd is the init system.
+            starts = self.params["linger"] and not linger and os.path.isdir("/run/systemd/system")
+            if auto and not starts:
+                # No user manager here (a container, WSL without systemd): supervisord runs
+                # the services; app_services checks their ports itself.
+                self.manager = "supervisor"
+            elif not (self.params["linger"] and not linger):
                 self.problems.append(self.no_user_manager(answer))
             return states, linger
         for block in proc.stdout.strip().split("\n\n"):
@@ -592,7 +613,8 @@ class Preflight:
             "in Windows, and open the distribution again" + (" (this is WSL)" if wsl else ""),
             "over SSH or without a login session, enable lingering (app_services_linger: true, or "
             f"`sudo loginctl enable-linger {name}`), which also starts the services at boot",
-            "where systemd is not the init system at all, there is no supported service manager",
+            "where systemd is not the init system at all, let supervisord run them: app_services_manager: "
+            "auto (the default) or supervisor",
         ]
         return (
             f"No systemd user session is reachable for {name}: `systemctl --user` says "
@@ -662,6 +684,7 @@ def main() -> None:
             "venv": {"type": "str", "default": ""},
             "units": {"type": "list", "elements": "dict", "default": [], "options": unit_spec},
             "linger": {"type": "bool", "default": False},
+            "manager": {"type": "str", "default": "systemd", "choices": ["auto", "systemd"]},
             "ports": {"type": "bool", "default": True},
             "allow_insecure_exposure": {"type": "bool", "default": False},
             "fail_on_problems": {"type": "bool", "default": True},
@@ -679,6 +702,7 @@ def main() -> None:
         "containers": containers,
         "units": units,
         "linger_enabled": linger,
+        "manager": check.manager,
         "insecure_exposure": check.exposed,
         "health": check.health() if units else {},
         "problems": check.problems,

@@ -1,9 +1,10 @@
 """Filters of the app_services role: quoting for systemd unit files and
-PowerShell, the parser of `systemctl show`, and the services' health URLs."""
+PowerShell and supervisord's config, the parser of `systemctl show`, and the services' health URLs."""
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +60,54 @@ def systemctl_show(stdout: str) -> dict[str, dict[str, str]]:
     return units
 
 
+# supervisord's config parser (Python's configparser) ends a value at a ; or #
+# that follows whitespace: an inline comment.
+_SUPERVISOR_COMMENT = re.compile(r"(\s)([;#])")
+
+
+def _supervisor_line(text: str, what: str) -> str:
+    if any(c in text for c in "\r\n\0"):
+        raise ValueError(f"{what} cannot span lines or hold a NUL: {text!r}")
+    return text
+
+
+def supervisor_value(value: Any, setting: str = "a supervisord setting") -> str:
+    """A plain supervisord setting (a path): %-expansion escaped; a space before
+    ; or # (read as a comment there) is refused, naming the setting."""
+    text = _supervisor_line(str(value), setting)
+    if _SUPERVISOR_COMMENT.search(text):
+        raise ValueError(
+            f"{setting} cannot hold a space followed by ; or # (supervisord reads a comment there): {text!r}"
+        )
+    return text.replace("%", "%%")
+
+
+def supervisor_command(argv: Any) -> str:
+    """A program's command= line that supervisord splits back into exactly argv.
+
+    supervisord expands %(...)s, cuts an inline comment at whitespace + ; or #,
+    then splits the rest with shlex (POSIX). shlex.join puts whitespace only
+    inside single quotes, so closing and reopening the quotes ('a '';b' is
+    "a ;b") keeps a ; or # from following whitespace.
+    """
+    words = [_supervisor_line(str(word), "a service's command word") for word in argv]
+    line = _SUPERVISOR_COMMENT.sub(r"\1''\2", shlex.join(words))
+    return line.replace("%", "%%")
+
+
+def supervisor_status(lines: Any) -> dict[str, dict[str, Any]]:
+    """`supervisorctl status` lines (NAME STATE [pid N, uptime ...|description]),
+    keyed by program name: state and pid (0 when it has none)."""
+    programs: dict[str, dict[str, Any]] = {}
+    for line in lines or []:
+        words = str(line).split(None, 2)
+        if len(words) < 2 or not words[1].isupper():
+            continue
+        pid = re.match(r"pid (\d+),", words[2]) if len(words) > 2 else None
+        programs[words[0]] = {"state": words[1], "pid": int(pid.group(1)) if pid else 0}
+    return programs
+
+
 def connect_host(bind_address: Any) -> str:
     """The address a client connects to for a service bound to bind_address: loopback
     for a wildcard (0.0.0.0, :: or empty), else the address itself."""
@@ -83,4 +132,7 @@ class FilterModule:
             "app_services_systemctl_show": systemctl_show,
             "app_services_connect_host": connect_host,
             "app_services_http_url": http_url,
+            "app_services_supervisor_value": supervisor_value,
+            "app_services_supervisor_command": supervisor_command,
+            "app_services_supervisor_status": supervisor_status,
         }
