@@ -201,11 +201,13 @@ def test_failing_pre_start_shows_the_journal_and_url(
 
 
 def test_missing_user_manager_is_explained(laptop: Any, converge: Callable[..., Any]) -> None:
-    """A user whose systemd user manager is not running: no login session, no lingering."""
+    """A user whose systemd user manager is not running: no login session, no lingering.
+    With systemd asked for by name (auto would take supervisord there)."""
     laptop.exec_run(["useradd", "--create-home", "nomanager"])
     result = converge(
         {
             "ansible_user": "nomanager",
+            "app_services_manager": "systemd",
             # python_env (tag python) is skipped: its results are given.
             "python_env_venv_path": "/home/dev/integrador/backend/.venv",
             "python_env_env_file_path": "/home/dev/integrador/backend/.env",

@@ -89,9 +89,12 @@ def test_python_too_old_names_the_setting(converge: Callable[..., Any]) -> None:
 def test_missing_user_manager_is_explained(
     host: Any, docker_client: docker.DockerClient, converge: Callable[..., Any]
 ) -> None:
-    """A user whose systemd user manager is not running: no login session, no lingering."""
+    """A user whose systemd user manager is not running: no login session, no lingering.
+    With systemd asked for by name (auto would take supervisord there)."""
     docker_client.containers.get(host.backend.host).exec_run(["useradd", "--create-home", "nopreflight"])
-    result = converge({"ansible_user": "nopreflight", "preflight_parts": ["api", "ws"]})
+    result = converge(
+        {"ansible_user": "nopreflight", "preflight_parts": ["api", "ws"], "app_services_manager": "systemd"}
+    )
     assert result.rc != 0, result
     assert "No systemd user session is reachable for nopreflight" in result.output, result
     assert "/etc/wsl.conf" in result.output, result
