@@ -9,30 +9,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import urllib.parse
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from dotenv import dotenv_values
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from module_loader import ROOT, load
 
 # Where Ansible puts it when it ships the module to a host.
 dotenv_port = load(ROOT / "module_utils" / "integrador_dotenv.py", "ansible.module_utils.integrador_dotenv")

@@ -3,28 +3,15 @@ real sockets, real folders, real interpreters."""
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from module_loader import ROOT, load
 
 # Where Ansible would put them when it ships the module to a host.
 load(ROOT / "module_utils" / "integrador_ports.py", "ansible.module_utils.integrador_ports")
