@@ -39,6 +39,18 @@ def test_vars() -> dict[str, Any]:
     return rendered
 
 
+@pytest.fixture(scope="module")
+def api(test_vars: dict[str, Any]) -> str:
+    """Base URL of the REST API the scenario converged."""
+    return f"http://127.0.0.1:{test_vars['app_services_api_port']}"
+
+
+@pytest.fixture(scope="module")
+def gateway(test_vars: dict[str, Any]) -> str:
+    """Base URL of the WebSocket gateway the scenario converged."""
+    return f"http://127.0.0.1:{test_vars['app_services_ws_port']}"
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> docker.DockerClient:
     return docker.from_env()

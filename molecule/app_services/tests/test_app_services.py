@@ -54,16 +54,6 @@ def wait_healthy(url: str, timeout: float = 20) -> requests.Response | None:
 
 
 @pytest.fixture(scope="module")
-def api(test_vars: dict[str, Any]) -> str:
-    return f"http://127.0.0.1:{test_vars['app_services_api_port']}"
-
-
-@pytest.fixture(scope="module")
-def gateway(test_vars: dict[str, Any]) -> str:
-    return f"http://127.0.0.1:{test_vars['app_services_ws_port']}"
-
-
-@pytest.fixture(scope="module")
 def laptop(host: Any, docker_client: docker.DockerClient) -> Any:
     """The laptop container, for what only root may do there."""
     return docker_client.containers.get(host.backend.host)

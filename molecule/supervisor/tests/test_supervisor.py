@@ -68,16 +68,6 @@ def new_pid(host: Any, program: str, old: int, timeout: float = 30) -> int:
     return pid
 
 
-@pytest.fixture(scope="module")
-def api(test_vars: dict[str, Any]) -> str:
-    return f"http://127.0.0.1:{test_vars['app_services_api_port']}"
-
-
-@pytest.fixture(scope="module")
-def gateway(test_vars: dict[str, Any]) -> str:
-    return f"http://127.0.0.1:{test_vars['app_services_ws_port']}"
-
-
 def test_laptop_has_no_systemd(host: Any) -> None:
     assert host.process.get(pid=1).comm != "systemd"
     assert host.run("systemctl --user show-environment").rc != 0
