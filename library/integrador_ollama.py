@@ -86,8 +86,9 @@ def missing_models(wanted: list[str], present: list[str]) -> list[str]:
     have = {full_name(name).lower() for name in present}
     out: list[str] = []
     for name in wanted:
-        if full_name(name).lower() not in have and name not in out:
+        if full_name(name).lower() not in have:
             out.append(name)
+            have.add(full_name(name).lower())  # x and x:latest are one model: pulled once
     return out
 
 
