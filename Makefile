@@ -16,7 +16,7 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 # variable would expand them, running a $(shell ...) they hold.
 unexport PURGE BACKUP
 
-.PHONY: dev test venv images lint unit molecule bench check status logs down backup restore
+.PHONY: dev test venv images lint unit molecule bench check status logs down backup restore psql redis-cli
 
 $(STAMP): requirements.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -94,3 +94,54 @@ restore: $(STAMP)
 	vars=$$(mktemp) && trap 'rm -f "$$vars"' EXIT && \
 	  $(VENV)/bin/python -c "$$INTEGRADOR_RESTORE_EXTRA_VARS" >"$$vars" && \
 	  $(CONVERGE) playbooks/restore.yml -e "@$$vars" $(ARGS)
+
+# Interactive shells in the running containers, named as your settings name them
+# (inventory/group_vars, or ARGS="-e ..."): `make psql` is psql on the database
+# (menu_ops) as postgres_pgvector_user; `make redis-cli` is redis-cli, authenticated
+# when redis_password is set through the container's own REDISCLI_AUTH (the
+# password is never on a command line, in the output or in this recipe). Piped
+# input works as well: `echo 'select 1' | make psql` (a terminal is allocated only
+# when stdin is one). The settings are read by a playbook that loads the roles'
+# defaults (as the day-two playbooks do) and runs none of their tasks.
+define settings_playbook
+- name: Settings of the containers
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Settings of the postgres_pgvector role are loaded
+      ansible.builtin.import_role:
+        name: postgres_pgvector
+      tags: [never]
+    - name: Settings of the redis role are loaded
+      ansible.builtin.import_role:
+        name: redis
+      tags: [never]
+    - name: Settings are shown
+      ansible.builtin.debug:
+        msg:
+          psql: ["{{ postgres_pgvector_container_name }}", psql, --username, "{{ postgres_pgvector_user }}", --dbname, "{{ postgres_pgvector_db }}"]
+          redis-cli: ["{{ redis_container_name }}", redis-cli]
+          docker_host: "{{ integrador_docker_host | default('', true) }}"
+endef
+define settings_read
+import json, re, shlex, sys
+# The json callback's document; warnings or the timer's line may come before or after it.
+text = sys.stdin.read()
+out = json.JSONDecoder().raw_decode(text, re.search("^[{]", text, re.M).start())[0]
+msg = next(iter(out["plays"][0]["tasks"][-1]["hosts"].values()))["msg"]
+print("docker_host=" + shlex.quote(msg["docker_host"]))
+print("argv=(" + " ".join(shlex.quote(a) for a in msg[sys.argv[1]]) + ")")
+endef
+
+psql redis-cli: export INTEGRADOR_SETTINGS_PLAYBOOK = $(value settings_playbook)
+psql redis-cli: export INTEGRADOR_SETTINGS_READ = $(value settings_read)
+psql redis-cli: $(STAMP)
+	@play=$$(mktemp) && printf '%s\n' "$$INTEGRADOR_SETTINGS_PLAYBOOK" >"$$play" && \
+	  { out=$$(ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json ansible-playbook "$$play" $(ARGS) </dev/null 2>&1); \
+	    rc=$$?; rm -f "$$play"; } && \
+	  if [ "$$rc" != 0 ]; then printf '%s\n' "$$out" >&2; echo "make $@: the settings could not be read (above)." >&2; exit 1; fi && \
+	  settings=$$(printf '%s' "$$out" | $(VENV)/bin/python -c "$$INTEGRADOR_SETTINGS_READ" $@) && \
+	  eval "$$settings" && \
+	  if [ -n "$$docker_host" ]; then export DOCKER_HOST="$$docker_host"; fi && \
+	  if [ -t 0 ]; then tty=-t; else tty=; fi && \
+	  exec docker exec -i $$tty "$${argv[@]}"

@@ -113,6 +113,15 @@ options:
       password:
         description: Password the probe's verifier line is checked against (result C(password_current)).
         type: str
+      data_mb:
+        description:
+          - MB the container's data still needs on Docker's data root (an Ollama's models), added to
+            O(min_free_docker_mb); counted as still to be created while its volume or the container is.
+        type: int
+        default: 0
+      data_what:
+        description: What O(containers[].data_mb) is for, named in the disk message.
+        type: str
       known_password:
         description:
           - The same, for a password that is no secret (an image's default, V(postgres)).
@@ -194,7 +203,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 docker:
-  description: Whether the engine answered, its version, data root and free space (MB, null when not visible).
+  description:
+    - Whether the engine answered, its version, data root and free space (MB, null when not visible),
+      and C(runtimes), the names of its runtimes (C(nvidia) where the NVIDIA Container Toolkit is set up).
   type: dict
   returned: always
 containers:
@@ -393,8 +404,10 @@ class Preflight:
             reachable=True,
             version=engine.get("ServerVersion"),
             data_root=engine.get("DockerRootDir"),
+            runtimes=sorted(engine.get("Runtimes") or {}),
         )
         to_create = []
+        data_mb = sum(spec.get("data_mb") or 0 for spec in containers)
         for spec in containers:
             state = self.container(client, spec)
             states[spec["name"]] = state
@@ -402,7 +415,10 @@ class Preflight:
                 to_create.append(f"image {spec['image']}")
             if spec.get("volume") and not state["volume_exists"]:
                 to_create.append(f"volume {spec['volume']}")
-        info["free_mb"] = self.docker_space(host, info["data_root"], to_create)
+            if spec.get("data_mb") and not (state["exists"] and state.get("volume_exists", True)):
+                what = spec.get("data_what") or f"the data of {spec['name']}"
+                to_create.append(f"{what} ({spec['data_mb']} MB)")
+        info["free_mb"] = self.docker_space(host, info["data_root"], to_create, data_mb)
         client.close()
         return info, states
 
@@ -480,8 +496,13 @@ class Preflight:
             return -1, str(exc)
         return rc, ((stdout or b"") + (stderr or b"")).decode(errors="replace").strip()
 
-    def docker_space(self, host: str, data_root: str | None, to_create: list[str]) -> int | None:
-        wanted = self.params["min_free_docker_mb"]
+    def docker_space(
+        self, host: str, data_root: str | None, to_create: list[str], data_mb: int = 0
+    ) -> int | None:
+        base = self.params["min_free_docker_mb"]
+        # The containers' own data (models) comes on top of the threshold; 0 still turns it off.
+        wanted = base + data_mb if base else 0
+        asks = f"{wanted} MB" if not data_mb else f"{base} MB plus {data_mb} MB for the containers' data"
         # Only a local engine's data root is this host's file system (not Docker Desktop's VM).
         if not wanted or not data_root or not host.startswith("unix://") or not os.path.isdir(data_root):
             return None
@@ -491,14 +512,14 @@ class Preflight:
         if to_create:
             self.problems.append(
                 f"Only {free_mb} MB are free for Docker's data root {data_root}, and this converge still "
-                f"has to create {', '.join(to_create)}; integrador_min_free_docker_mb asks for {wanted} MB. "
+                f"has to create {', '.join(to_create)}; integrador_min_free_docker_mb asks for {asks}. "
                 "Free some space (`docker system prune` removes unused images and build cache), or lower "
                 "integrador_min_free_docker_mb."
             )
         else:
             self.warnings.append(
                 f"Only {free_mb} MB are free for Docker's data root {data_root} "
-                f"(integrador_min_free_docker_mb: {wanted}): PostgreSQL and Redis stop writing when the "
+                f"(integrador_min_free_docker_mb: {asks}): PostgreSQL and Redis stop writing when the "
                 "disk fills up."
             )
         return free_mb
@@ -664,6 +685,8 @@ def main() -> None:
         "probe": {"type": "list", "elements": "str"},
         "password": {"type": "str", "no_log": True},
         "known_password": {"type": "str"},
+        "data_mb": {"type": "int", "default": 0},
+        "data_what": {"type": "str"},
     }
     unit_spec = {
         "unit": {"type": "str", "required": True},

@@ -66,4 +66,6 @@ else
   build -q -t "$prefix/redis:7" --build-arg BASE="$base" "$here/redis"
 fi
 build -q -t "$prefix/laptop:trixie" --build-arg BASE="$base" "$here/laptop"
-log "ready: $prefix/pgvector:pg16 $prefix/redis:7 $prefix/laptop:trixie"
+# TEST DOUBLE of Ollama's HTTP API (molecule/ollama only; never a stand-in for make dev).
+build -q -t "$prefix/ollama-double:latest" --build-arg BASE="$base" "$here/ollama-double"
+log "ready: $prefix/pgvector:pg16 $prefix/redis:7 $prefix/laptop:trixie $prefix/ollama-double:latest"
