@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -111,14 +110,14 @@ def test_both_instances_are_up_and_healthy_side_by_side(
     # Its own state folder (the run lock) next to the default one's.
     assert host.file(STATE_B).is_directory
 
-    for instance, expected_units in (([], UNITS), (["INSTANCE=b", b_args], UNITS_B)):
-        proc = make("status", "FORMAT=json", *instance)
-        assert proc.returncode == 0, describe(proc)
-        data = json.loads(proc.stdout)
-        assert data["healthy"] is True
-        (laptop,) = data["hosts"].values()
-        units = [p["name"] for p in laptop["parts"] if p["part"] == "unit"]
-        assert units == list(expected_units)
+    # status acts on the instance it is given (test_day_commands.py covers the default one).
+    proc = make("status", "FORMAT=json", "INSTANCE=b", b_args)
+    assert proc.returncode == 0, describe(proc)
+    data = json.loads(proc.stdout)
+    assert data["healthy"] is True
+    (laptop,) = data["hosts"].values()
+    assert laptop["instance"] == "b"
+    assert [p["name"] for p in laptop["parts"] if p["part"] == "unit"] == list(UNITS_B)
 
 
 def test_each_instance_has_its_own_data_and_secrets(
@@ -174,6 +173,4 @@ def test_purging_one_instance_leaves_the_other_healthy_with_its_data(
     for unit in UNITS:
         assert host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip() == "active", unit
     assert sql(test_vars, "SELECT v FROM itest_instance_probe") == [("default only",)]
-    proc = make("status")
-    assert proc.returncode == 0, describe(proc)
-    assert Path(ENV_FILE).name == ".env"
+    assert host.file(ENV_FILE).is_file
