@@ -1,6 +1,9 @@
 # Two commands for a fresh machine: `make dev` (converge the stack) and
 # `make test` (the whole test suite). Both create or reuse the tooling
-# virtualenv .venv from requirements.txt first.
+# virtualenv .venv from requirements.txt first. `make` alone lists every command
+# (make help): each target's line there is its `## ` comment, so the list
+# cannot drift from the targets (tests/unit/test_makefile.py checks that every
+# target has one).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,61 +15,156 @@ CONVERGE ?= scripts/converge
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
-# PURGE and BACKUP are read raw ($(value)): exporting them as make does for a command-line
-# variable would expand them, running a $(shell ...) they hold.
-unexport PURGE BACKUP
+# The command-line variables below are read raw ($(value)): exporting them as make
+# does for a command-line variable would expand them, running a $(shell ...) they hold.
+unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES
 
-.PHONY: dev test venv images lint unit molecule bench check status logs down backup restore psql redis-cli
+.DEFAULT_GOAL := help
+.PHONY: help dev test venv images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli
+
+help: ## this list (the default); variables: INSTANCE=<name> (every stack command: a second stack, docs/day2.md), ARGS="<ansible-playbook arguments>"
+	@echo "Usage: make <command> [VARIABLE=value ...]"
+	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)$$/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | \
+	  while IFS=$$'\t' read -r target text; do printf '  make %-9s %s\n' "$$target" "$$text"; done
+
+# Values of the command-line variables, checked before any playbook runs: a
+# typo stops with a message naming the variable and what it takes.
+lowercase = $(subst Z,z,$(subst Y,y,$(subst X,x,$(subst W,w,$(subst V,v,$(subst U,u,$(subst T,t,$(subst S,s,$(subst R,r,$(subst Q,q,$(subst P,p,$(subst O,o,$(subst N,n,$(subst M,m,$(subst L,l,$(subst K,k,$(subst J,j,$(subst I,i,$(subst H,h,$(subst G,g,$(subst F,f,$(subst E,e,$(subst D,d,$(subst C,c,$(subst B,b,$(subst A,a,$(1)))))))))))))))))))))))))))
+# The raw value of variable $(1), stripped and lowercased.
+raw = $(strip $(call lowercase,$(value $(1))))
+# Yes/no switches: 1, true, yes (any case) are yes; empty, 0, false, no are no;
+# anything else is not understood (a typo must not purge or reset).
+single = $(filter 0 1,$(words $(1)))
+bool_yes = $(if $(call single,$(1)),$(filter 1 true yes,$(1)))
+bool_known = $(if $(call single,$(1)),$(or $(filter 0,$(words $(1))),$(filter 1 true yes 0 false no,$(1))))
+# One of a list of words ($(2)), or empty.
+choice_known = $(if $(call single,$(1)),$(or $(filter 0,$(words $(1))),$(filter $(2),$(1))))
+
+v_purge := $(call raw,PURGE)
+v_purge_yes := $(call bool_yes,$(v_purge))
+v_purge_known := $(call bool_known,$(v_purge))
+v_follow := $(call raw,FOLLOW)
+v_yes := $(call raw,YES)
+v_service := $(call raw,SERVICE)
+v_format := $(call raw,FORMAT)
+# INSTANCE, as typed: lowercase letters, digits and dashes, not opening with a
+# dash (they become part of container, volume, unit and folder names). What is
+# left once those characters are taken out must be nothing.
+v_instance := $(strip $(value INSTANCE))
+v_instance_rest := $(subst -,,$(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(subst a,,$(subst b,,$(subst c,,$(subst d,,$(subst e,,$(subst f,,$(subst g,,$(subst h,,$(subst i,,$(subst j,,$(subst k,,$(subst l,,$(subst m,,$(subst n,,$(subst o,,$(subst p,,$(subst q,,$(subst r,,$(subst s,,$(subst t,,$(subst u,,$(subst v,,$(subst w,,$(subst x,,$(subst y,,$(subst z,,$(v_instance))))))))))))))))))))))))))))))))))))))
+v_instance_known := $(if $(v_instance),$(if $(call single,$(v_instance)),$(if $(v_instance_rest)$(filter -%,$(v_instance)),,ok)),ok)
+v_instance_e := $(if $(v_instance),-e integrador_instance=$(v_instance))
+check_instance = $(if $(v_instance_known),,$(error INSTANCE=$(value INSTANCE) is not a stack name: use lowercase letters, digits and dashes, not starting with a dash (INSTANCE=b), or no INSTANCE for the default stack. Nothing was run))
+check_choice = $(if $(call choice_known,$($(1)),$(2)),,$(error $(3)=$(value $(3)) is not understood: $(3) takes $(4). Nothing was run))
+check_bool = $(if $(call bool_known,$($(1))),,$(error $(2)=$(value $(2)) is not understood: $(2)=1 (or true, yes) $(3); $(2)=0 (or false, no, or no $(2) at all) does not. Nothing was run))
 
 $(STAMP): requirements.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	@cp requirements.txt $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) ## create or update the tooling virtualenv .venv from requirements.txt
 
-dev: $(STAMP)
-	$(CONVERGE) playbooks/dev.yml $(ARGS)
+dev: $(STAMP) ## converge this machine: containers, virtualenv and .env, API and gateway (every morning, after every pull)
+	$(check_instance)
+	$(CONVERGE) playbooks/dev.yml $(v_instance_e) $(ARGS)
 
-# Dry run of dev: what would change.
-check: $(STAMP)
-	$(CONVERGE) playbooks/dev.yml --check --diff $(ARGS)
+check: $(STAMP) ## dry run of dev: what would change (--check --diff)
+	$(check_instance)
+	$(CONVERGE) playbooks/dev.yml --check --diff $(v_instance_e) $(ARGS)
 
-images:
+images: ## build the local stand-in images the tests use (tests/images/build.sh)
 	tests/images/build.sh
 
-lint: $(STAMP)
+lint: $(STAMP) ## ansible-lint (production profile) and ruff
 	ansible-lint --profile production --nocolor
 	ruff check .
 	ruff format --check .
 
-unit: $(STAMP)
+unit: $(STAMP) ## the unit tests (pytest tests/unit)
 	pytest tests/unit
 
-molecule: $(STAMP) images
+molecule: $(STAMP) images ## every Molecule scenario (molecule test --all)
 	molecule test --all
 
-test: lint unit molecule
+test: lint unit molecule ## the whole test suite: lint, unit, molecule
 
-bench: $(STAMP) images
+bench: $(STAMP) images ## time the converges (bench/run.py)
 	python bench/run.py
 
 # Day two (docs/day2.md).
-status logs backup: $(STAMP)
-	$(CONVERGE) playbooks/$@.yml $(ARGS)
+# FORMAT=json: the status as JSON on stdout ({"healthy": ..., "hosts": {<host>: {"parts": [...]}}}),
+# the playbook's own output on stderr, and the same exit status as the table.
+define status_json
+import json, pathlib, sys
+hosts = {p.stem: json.loads(p.read_text()) for p in sorted(pathlib.Path(sys.argv[1]).glob("*.json"))}
+print(json.dumps({"healthy": bool(hosts) and all(h["healthy"] for h in hosts.values()), "hosts": hosts}, indent=2))
+endef
+
+status: export INTEGRADOR_STATUS_JSON = $(value status_json)
+status: $(STAMP) ## one table of the whole stack; non-zero exit when a part is unhealthy; FORMAT=json for scripts
+	$(check_instance)
+	$(call check_choice,v_format,table json,FORMAT,table|json (no FORMAT: table))
+ifeq ($(v_format),json)
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && rc=0 && \
+	  { $(CONVERGE) playbooks/status.yml -e "integrador_status_json_dir=$$dir" $(v_instance_e) $(ARGS) >&2 || rc=$$?; } && \
+	  $(VENV)/bin/python -c "$$INTEGRADOR_STATUS_JSON" "$$dir" && exit $$rc
+else
+	$(CONVERGE) playbooks/status.yml $(v_instance_e) $(ARGS)
+endif
+
+# FOLLOW=1: the playbook writes the command that follows the logs on the managed
+# host (journalctl --follow, tail -F, docker logs --follow; docs/day2.md), and
+# make runs it in the foreground until Ctrl-C.
+define logs_follow
+import json, os, pathlib, sys
+commands = [json.loads(p.read_text()) for p in sorted(pathlib.Path(sys.argv[1]).glob("*.json"))]
+if len(commands) != 1:
+    sys.exit(f"make logs FOLLOW=1 follows one host; the inventory gave {len(commands)}: limit it with ARGS=--limit=<host>.")
+os.execvp(commands[0][0], commands[0])
+endef
+
+logs: export INTEGRADOR_LOGS_FOLLOW = $(value logs_follow)
+logs: $(STAMP) ## the last lines of every log; SERVICE=api|ws|db|redis for one, FOLLOW=1 to follow them live
+	$(check_instance)
+	$(call check_choice,v_service,api ws db redis,SERVICE,api|ws|db|redis (or no SERVICE for all))
+	$(call check_bool,v_follow,FOLLOW,follows the logs live)
+ifneq ($(call bool_yes,$(v_follow)),)
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	  $(CONVERGE) playbooks/logs.yml -e "integrador_logs_follow_dir=$$dir" $(if $(v_service),-e integrador_logs_service=$(v_service)) $(v_instance_e) $(ARGS) && \
+	  $(VENV)/bin/python -c "$$INTEGRADOR_LOGS_FOLLOW" "$$dir"
+else
+	$(CONVERGE) playbooks/logs.yml $(if $(v_service),-e integrador_logs_service=$(v_service)) $(v_instance_e) $(ARGS)
+endif
+
+backup: $(STAMP) ## back up PostgreSQL and Redis into ~/integrador-backups/<time>/
+	$(check_instance)
+	$(CONVERGE) playbooks/backup.yml $(v_instance_e) $(ARGS)
+
+restart: $(STAMP) ## restart the API and the gateway, or one: SERVICE=api|ws; waits until healthy
+	$(check_instance)
+	$(call check_choice,v_service,api ws,SERVICE,api|ws (or no SERVICE for both))
+	$(CONVERGE) playbooks/restart.yml $(if $(v_service),-e integrador_restart_service=$(v_service)) $(v_instance_e) $(ARGS)
+
+# Asks first (YES=1 does not); with no terminal to ask on, only YES=1 goes on.
+reset: $(STAMP) ## fresh database: a backup first, then the PostgreSQL volume is removed, migrated and seeded again; YES=1 skips the question
+	$(check_instance)
+	$(call check_bool,v_yes,YES,goes on without asking)
+ifeq ($(call bool_yes,$(v_yes)),)
+	@if [ ! -t 0 ]; then \
+	  echo "make reset removes the database; with no terminal to ask on, run it as make reset YES=1. Nothing was run." >&2; exit 2; fi; \
+	  read -r -p "make reset backs up, then REMOVES the PostgreSQL database of the $(or $(v_instance),default) stack and starts it empty (Redis is kept). Type yes to go on: " answer; \
+	  [ "$$answer" = yes ] || { echo "Not confirmed. Nothing was run." >&2; exit 1; }
+endif
+	$(CONVERGE) playbooks/reset.yml -e integrador_reset_confirmed=true $(v_instance_e) $(ARGS)
 
 # PURGE=1 (or true, yes, in any case) also removes the containers and volumes; empty, 0,
 # false or no keep them; anything else stops before ansible runs (a typo must not purge,
 # and PURGE=0 must not either, as `$(if $(PURGE),...)` once did).
-lowercase = $(subst Z,z,$(subst Y,y,$(subst X,x,$(subst W,w,$(subst V,v,$(subst U,u,$(subst T,t,$(subst S,s,$(subst R,r,$(subst Q,q,$(subst P,p,$(subst O,o,$(subst N,n,$(subst M,m,$(subst L,l,$(subst K,k,$(subst J,j,$(subst I,i,$(subst H,h,$(subst G,g,$(subst F,f,$(subst E,e,$(subst D,d,$(subst C,c,$(subst B,b,$(subst A,a,$(1)))))))))))))))))))))))))))
-purge := $(strip $(call lowercase,$(value PURGE)))
-purge_single := $(filter 0 1,$(words $(purge)))
-purge_yes := $(if $(purge_single),$(filter 1 true yes,$(purge)))
-purge_known := $(if $(purge_single),$(or $(filter 0,$(words $(purge))),$(filter 1 true yes 0 false no,$(purge))))
-
-down: $(STAMP)
-	$(if $(purge_known),,$(error PURGE=$(value PURGE) is not understood: PURGE=1 (or true, yes) removes the containers and volumes, PURGE=0 (or false, no, or no PURGE at all) keeps them. Nothing was run))
-	$(CONVERGE) playbooks/down.yml $(if $(purge_yes),-e integrador_purge=true) $(ARGS)
+down: $(STAMP) ## stop the services and containers (data kept); PURGE=1 also removes containers and volumes
+	$(check_instance)
+	$(if $(v_purge_known),,$(error PURGE=$(value PURGE) is not understood: PURGE=1 (or true, yes) removes the containers and volumes, PURGE=0 (or false, no, or no PURGE at all) keeps them. Nothing was run))
+	$(CONVERGE) playbooks/down.yml $(if $(v_purge_yes),-e integrador_purge=true) $(v_instance_e) $(ARGS)
 
 # BACKUP reaches the playbook as one value, exactly as typed (spaces, quotes, $, \, {{ }}):
 # make hands it over untouched through the environment ($(value) expands nothing); Python
@@ -89,11 +187,12 @@ endef
 
 restore: export INTEGRADOR_BACKUP = $(value BACKUP)
 restore: export INTEGRADOR_RESTORE_EXTRA_VARS = $(value restore_extra_vars)
-restore: $(STAMP)
+restore: $(STAMP) ## put a backup back: BACKUP=<backup folder> (make backup names it)
+	$(check_instance)
 	@test -n "$$INTEGRADOR_BACKUP" || { echo "usage: make restore BACKUP=<backup folder>" >&2; exit 2; }
 	vars=$$(mktemp) && trap 'rm -f "$$vars"' EXIT && \
 	  $(VENV)/bin/python -c "$$INTEGRADOR_RESTORE_EXTRA_VARS" >"$$vars" && \
-	  $(CONVERGE) playbooks/restore.yml -e "@$$vars" $(ARGS)
+	  $(CONVERGE) playbooks/restore.yml -e "@$$vars" $(v_instance_e) $(ARGS)
 
 # Interactive shells in the running containers, named as your settings name them
 # (inventory/group_vars, or ARGS="-e ..."): `make psql` is psql on the database
@@ -135,9 +234,12 @@ endef
 
 psql redis-cli: export INTEGRADOR_SETTINGS_PLAYBOOK = $(value settings_playbook)
 psql redis-cli: export INTEGRADOR_SETTINGS_READ = $(value settings_read)
-psql redis-cli: $(STAMP)
+psql: $(STAMP) ## interactive psql on menu_ops as the configured user (piped input works: echo 'select 1' | make psql)
+redis-cli: $(STAMP) ## interactive redis-cli, authenticated when redis_password is set (never printed)
+psql redis-cli:
+	$(check_instance)
 	@play=$$(mktemp) && printf '%s\n' "$$INTEGRADOR_SETTINGS_PLAYBOOK" >"$$play" && \
-	  { out=$$(ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json ansible-playbook "$$play" $(ARGS) </dev/null 2>&1); \
+	  { out=$$(ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json ansible-playbook "$$play" $(v_instance_e) $(ARGS) </dev/null 2>&1); \
 	    rc=$$?; rm -f "$$play"; } && \
 	  if [ "$$rc" != 0 ]; then printf '%s\n' "$$out" >&2; echo "make $@: the settings could not be read (above)." >&2; exit 1; fi && \
 	  settings=$$(printf '%s' "$$out" | $(VENV)/bin/python -c "$$INTEGRADOR_SETTINGS_READ" $@) && \

@@ -273,3 +273,248 @@ def test_real_ansible_playbook_receives_backup_exactly(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Bytes, not read_text(): universal newlines would turn a "\r" in the name into "\n".
     assert out.read_bytes().decode("utf-8") == name
+
+
+# --- make help and the commands of a developer's day ---------------------------------------
+
+MAKEFILE = REPO / "Makefile"
+
+
+def makefile_targets() -> list[str]:
+    """Every target a rule of the Makefile defines (not its files, variables or target-specific
+    variables), in the order written."""
+    found: list[str] = []
+    for line in MAKEFILE.read_text().splitlines():
+        head, sep, rest = line.partition(":")
+        if not sep or line[:1] in "\t #$." or rest.startswith("=") or " export " in f" {rest.strip()} ":
+            continue
+        for target in head.split():
+            if target not in found:
+                found.append(target)
+    return found
+
+
+def test_make_alone_lists_every_target_with_one_line() -> None:
+    proc = run_make()
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    listed = [line.split()[1] for line in lines if line.startswith("  make ")]
+    targets = makefile_targets()
+    assert {"help", "dev", "status", "logs", "restart", "reset", "down", "backup", "restore"} <= set(targets)
+    # One line each, no target left out, nothing listed that is not a target.
+    assert sorted(listed) == sorted(targets), (listed, targets)
+    for line in lines[1:]:
+        assert len(line.split(maxsplit=2)) == 3, line
+    assert run_make("help").stdout == proc.stdout
+
+
+def test_help_is_the_only_thing_make_alone_does(argv_stub: Path, tmp_path: Path) -> None:
+    out = tmp_path / "argv"
+    proc = run_make(f"CONVERGE={argv_stub}", env={"ARGV_OUT": str(out)})
+    assert proc.returncode == 0 and not out.exists()
+
+
+def converge_calls(out: Path) -> list[list[str]]:
+    return [json.loads(line)[0] for line in out.read_text().splitlines()] if out.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("args", "wanted"),
+    [
+        (["restart"], ["playbooks/restart.yml"]),
+        (["restart", "SERVICE=api"], ["playbooks/restart.yml", "-e", "integrador_restart_service=api"]),
+        (["restart", "SERVICE=WS"], ["playbooks/restart.yml", "-e", "integrador_restart_service=ws"]),
+        (["logs"], ["playbooks/logs.yml"]),
+        (
+            ["logs", "SERVICE=redis", "FOLLOW=0"],
+            ["playbooks/logs.yml", "-e", "integrador_logs_service=redis"],
+        ),
+        (["status", "FORMAT=table"], ["playbooks/status.yml"]),
+        (["dev", "INSTANCE=b"], ["playbooks/dev.yml", "-e", "integrador_instance=b"]),
+        (["backup", "INSTANCE=feature-2"], ["playbooks/backup.yml", "-e", "integrador_instance=feature-2"]),
+        (["reset", "YES=1"], ["playbooks/reset.yml", "-e", "integrador_reset_confirmed=true"]),
+        (
+            ["down", "PURGE=1", "INSTANCE=b"],
+            ["playbooks/down.yml", "-e", "integrador_purge=true", "-e", "integrador_instance=b"],
+        ),
+    ],
+)
+def test_day_commands_run_their_playbook(
+    args: list[str], wanted: list[str], argv_stub: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "argv"
+    proc = run_make(*args, f"CONVERGE={argv_stub}", env={"ARGV_OUT": str(out)})
+    assert proc.returncode == 0, proc.stderr
+    assert converge_calls(out) == [wanted]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["restart", "SERVICE=db"], "SERVICE=db is not understood: SERVICE takes api|ws"),
+        (["restart", "SERVICE=api ws"], "SERVICE=api ws is not understood"),
+        (["logs", "SERVICE=postgres"], "SERVICE=postgres is not understood: SERVICE takes api|ws|db|redis"),
+        (
+            ["logs", "FOLLOW=maybe"],
+            "FOLLOW=maybe is not understood: FOLLOW=1 (or true, yes) follows the logs live",
+        ),
+        (["status", "FORMAT=yaml"], "FORMAT=yaml is not understood: FORMAT takes table|json"),
+        (["reset", "YES=y"], "YES=y is not understood: YES=1 (or true, yes) goes on without asking"),
+        (["dev", "INSTANCE=B"], "INSTANCE=B is not a stack name"),
+        (["status", "INSTANCE=-b"], "INSTANCE=-b is not a stack name"),
+        (["down", "INSTANCE=a b"], "INSTANCE=a b is not a stack name"),
+        (["logs", "INSTANCE=b_2"], "INSTANCE=b_2 is not a stack name"),
+        (["logs", "SERVICE=$(shell touch MARKER)"], "is not understood"),
+        (["dev", "INSTANCE=$(shell touch MARKER)"], "is not a stack name"),
+    ],
+)
+def test_bad_values_stop_before_ansible(
+    args: list[str], message: str, argv_stub: Path, tmp_path: Path
+) -> None:
+    out, marker = tmp_path / "argv", tmp_path / "ran"
+    args = [arg.replace("MARKER", str(marker)) for arg in args]
+    yes = [] if any(arg.startswith("YES=") for arg in args) else ["YES=1"]
+    proc = run_make(*args, *yes, f"CONVERGE={argv_stub}", env={"ARGV_OUT": str(out)})
+    assert proc.returncode != 0
+    assert message in proc.stderr and "Nothing was run" in proc.stderr, proc.stderr
+    assert not out.exists() and not marker.exists()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\n\r"), max_size=12))
+@example("b")
+@example("feature-7")
+@example("B")
+@example("-x")
+@example("é")
+def test_instance_reaches_ansible_only_as_a_plain_name(value: str) -> None:
+    """Lowercase letters, digits and dashes (not first) pass as `-e integrador_instance=<it>`;
+    anything else stops make before a playbook runs."""
+    proc = run_make("-n", "down", f"INSTANCE={value}")
+    word = value.strip(MAKE_BLANKS)
+    plain = word and word[0] != "-" and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in word)
+    if not word:
+        assert proc.returncode == 0 and converge_argv(proc.stdout) == [
+            "scripts/converge",
+            "playbooks/down.yml",
+        ]
+    elif plain:
+        assert proc.returncode == 0, proc.stderr
+        assert converge_argv(proc.stdout)[2:] == ["-e", f"integrador_instance={word}"]
+    else:
+        assert proc.returncode != 0 and "is not a stack name" in proc.stderr, (value, proc.stdout)
+
+
+def test_reset_with_no_terminal_refuses_without_yes(argv_stub: Path, tmp_path: Path) -> None:
+    out = tmp_path / "argv"
+    for extra in ([], ["YES=0"], ["YES=no"]):
+        proc = subprocess.run(
+            [*MAKE, "reset", *extra, f"CONVERGE={argv_stub}"],
+            env=dict(os.environ, ARGV_OUT=str(out)),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode != 0
+        assert "with no terminal to ask on, run it as make reset YES=1" in proc.stderr
+    assert not out.exists()
+
+
+def reset_on_a_terminal(answer: bytes, stub: Path, out: Path) -> tuple[int, bytes]:
+    """make reset with a pseudo-terminal as stdin, answering the question with answer."""
+    import pty
+
+    main, sub = pty.openpty()
+    proc = subprocess.Popen(
+        [*MAKE, "reset", f"CONVERGE={stub}"],
+        env=dict(os.environ, ARGV_OUT=str(out)),
+        stdin=sub,
+        stdout=subprocess.PIPE,
+        stderr=sub,
+    )
+    os.close(sub)
+    seen = b""
+    while b"Type yes to go on:" not in seen:
+        chunk = os.read(main, 1024)
+        assert chunk, seen
+        seen += chunk
+    os.write(main, answer)
+    proc.communicate(timeout=120)
+    os.close(main)
+    return proc.returncode, seen
+
+
+@pytest.mark.parametrize(
+    ("answer", "runs"), [(b"yes\n", True), (b"no\n", False), (b"y\n", False), (b"\n", False)]
+)
+def test_reset_asks_on_a_terminal(answer: bytes, runs: bool, argv_stub: Path, tmp_path: Path) -> None:
+    out = tmp_path / "argv"
+    rc, question = reset_on_a_terminal(answer, argv_stub, out)
+    assert b"REMOVES the PostgreSQL database of the default stack" in question
+    assert (rc == 0) is runs
+    assert converge_calls(out) == (
+        [["playbooks/reset.yml", "-e", "integrador_reset_confirmed=true"]] if runs else []
+    )
+
+
+@pytest.fixture(scope="module")
+def status_stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Stands in for status.yml: prints a table, writes one host's JSON where make asked, and
+    exits with STATUS_RC (as the real playbook exits non-zero when a part is unhealthy)."""
+    folder = tmp_path_factory.mktemp("status")
+    return write_stub(
+        folder / "converge",
+        "import json, os, sys\n"
+        "assert sys.argv[1] == 'playbooks/status.yml', sys.argv\n"
+        "print('TASK [Stack status] a table for people')\n"
+        "rc = int(os.environ['STATUS_RC'])\n"
+        "for arg in sys.argv:\n"
+        "    if arg.startswith('integrador_status_json_dir='):\n"
+        "        path = os.path.join(arg.split('=', 1)[1], 'localhost.json')\n"
+        "        with open(path, 'w') as f:\n"
+        "            json.dump({'host': 'localhost', 'healthy': rc == 0, 'parts': [{'ok': rc == 0}]}, f)\n"
+        "sys.exit(rc)\n",
+    )
+
+
+@pytest.mark.parametrize("rc", [0, 2])
+def test_status_json_is_all_of_stdout_with_the_same_exit_status(status_stub: Path, rc: int) -> None:
+    table = run_make("status", f"CONVERGE={status_stub}", env={"STATUS_RC": str(rc)})
+    as_json = run_make("status", "FORMAT=json", f"CONVERGE={status_stub}", env={"STATUS_RC": str(rc)})
+    assert "a table for people" in table.stdout
+    assert as_json.returncode == table.returncode and (as_json.returncode == 0) is (rc == 0)
+    data = json.loads(as_json.stdout)
+    assert data["healthy"] is (rc == 0)
+    assert data["hosts"]["localhost"]["parts"] == [{"ok": rc == 0}]
+    # The playbook's own output went to stderr.
+    assert "a table for people" in as_json.stderr
+
+
+def test_status_json_of_a_run_that_failed_early_says_unhealthy(argv_stub: Path, tmp_path: Path) -> None:
+    failing = write_stub(tmp_path / "converge", "import sys\nsys.exit(4)\n")
+    proc = run_make("status", "FORMAT=json", f"CONVERGE={failing}")
+    table = run_make("status", f"CONVERGE={failing}")
+    assert proc.returncode == table.returncode != 0
+    assert "Error 4" in proc.stderr and "Error 4" in table.stderr
+    assert json.loads(proc.stdout) == {"healthy": False, "hosts": {}}
+
+
+def test_logs_follow_runs_the_command_the_playbook_wrote(tmp_path: Path) -> None:
+    """FOLLOW=1: make runs, in the foreground, the argv logs.yml wrote (here a stand-in
+    that prints its arguments), and removes the folder afterwards."""
+    stub = write_stub(
+        tmp_path / "converge",
+        "import json, os, sys\n"
+        "assert sys.argv[1] == 'playbooks/logs.yml', sys.argv\n"
+        "args = dict(a.split('=', 1) for a in sys.argv if '=' in a)\n"
+        "folder = args['integrador_logs_follow_dir']\n"
+        f"open({str(tmp_path / 'folder')!r}, 'w').write(folder)\n"
+        "with open(os.path.join(folder, 'localhost.json'), 'w') as f:\n"
+        "    json.dump([sys.executable, '-c', 'import sys; print(\"following\", sys.argv[1:])',"
+        " args.get('integrador_logs_service', 'all')], f)\n",
+    )
+    proc = run_make("logs", "FOLLOW=1", "SERVICE=api", f"CONVERGE={stub}")
+    assert proc.returncode == 0, proc.stderr
+    assert "following ['api']" in proc.stdout
+    assert not Path((tmp_path / "folder").read_text()).exists()
