@@ -284,9 +284,21 @@ def makefile_targets() -> list[str]:
     """Every target a rule of the Makefile defines (not its files, variables or target-specific
     variables), in the order written."""
     found: list[str] = []
+    in_define = False
     for line in MAKEFILE.read_text().splitlines():
+        # A define ... endef block is a variable's text (a playbook, a script), not rules.
+        if line.startswith(("define ", "endef")):
+            in_define = line.startswith("define ")
+            continue
         head, sep, rest = line.partition(":")
-        if not sep or line[:1] in "\t #$." or rest.startswith("=") or " export " in f" {rest.strip()} ":
+        if (
+            in_define
+            or not sep
+            or line[:1] in "\t #$."
+            or "=" in head
+            or rest.startswith("=")
+            or " export " in f" {rest.strip()} "
+        ):
             continue
         for target in head.split():
             if target not in found:
