@@ -20,6 +20,7 @@ import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_docker import DockerClient, DockerError
 from ansible.module_utils.integrador_docker_context import resolve as resolve_docker_endpoint
 from ansible.module_utils.integrador_ports import address_problem, is_loopback, port_owner, port_problem
 from ansible.module_utils.integrador_python import (
@@ -31,17 +32,6 @@ from ansible.module_utils.integrador_python import (
     venv_problem,
     venv_python,
 )
-
-try:
-    from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
-    from ansible_collections.community.docker.plugins.module_utils._api.errors import (
-        DockerException,
-        NotFound,
-    )
-
-    HAS_DOCKER_API = True
-except ImportError:  # pragma: no cover - the collection is a requirement
-    HAS_DOCKER_API = False
 
 DOCUMENTATION = r"""
 module: integrador_preflight
@@ -240,12 +230,6 @@ ansible_facts:
   returned: always
 """
 
-SOCKET_HINTS = (
-    "Start Docker (Docker Desktop, Colima, OrbStack, Rancher Desktop, or `sudo systemctl start docker`), "
-    "select its context (`docker context use <name>`), or point integrador_docker_host "
-    "at your engine: Docker Desktop on macOS unix://$HOME/.docker/run/docker.sock, rootless Docker "
-    "unix:///run/user/$UID/docker.sock, Podman unix:///run/user/$UID/podman/podman.sock."
-)
 UNIT_PROPERTIES = ",".join(
     [
         *("Id", "LoadState", "ActiveState", "SubState", "MainPID", "UnitFileState"),
@@ -369,7 +353,7 @@ class Preflight:
             # Rancher Desktop need no setting.
             home = self.user.pw_dir if self.user else os.path.expanduser("~")
             endpoint = resolve_docker_endpoint(os.environ, os.environ.get("HOME") or home)
-            host, source = endpoint.host, f" (from {endpoint.source})"
+            host, source = endpoint.host, endpoint.source
             self.docker_endpoint = host
             info["host_source"] = endpoint.source
             self.warnings.extend(endpoint.warnings)
@@ -377,17 +361,12 @@ class Preflight:
                 self.problems.append(endpoint.problem)
                 return info, states
         info["host"] = host
-        if not HAS_DOCKER_API:
-            self.problems.append(
-                "the community.docker collection is missing: "
-                "ansible-galaxy collection install -r requirements.yml"
-            )
-            return info, states
         try:
-            client = APIClient(base_url=host, version="auto", timeout=10)
-            engine = client.get_json("/info")
-        except Exception as exc:  # any failure to connect is reported the same way
-            self.problems.append(f"Cannot reach the Docker engine at {host}{source} ({exc}). {SOCKET_HINTS}")
+            # Each message names the endpoint, where it came from and what to do.
+            client = DockerClient(host, source, timeout=10)
+            engine = client.info()
+        except DockerError as exc:
+            self.problems.append(str(exc))
             return info, states
         info.update(
             reachable=True,
@@ -396,17 +375,20 @@ class Preflight:
         )
         to_create = []
         for spec in containers:
-            state = self.container(client, spec)
+            try:
+                state = self.container(client, spec)
+            except DockerError as exc:  # the engine went away, or refused a request: said, not a traceback
+                self.problems.append(str(exc))
+                return info, states
             states[spec["name"]] = state
             if not state["image_present"]:
                 to_create.append(f"image {spec['image']}")
             if spec.get("volume") and not state["volume_exists"]:
                 to_create.append(f"volume {spec['volume']}")
         info["free_mb"] = self.docker_space(host, info["data_root"], to_create)
-        client.close()
         return info, states
 
-    def container(self, client: APIClient, spec: dict[str, Any]) -> dict[str, Any]:
+    def container(self, client: DockerClient, spec: dict[str, Any]) -> dict[str, Any]:
         state: dict[str, Any] = {
             "exists": False,
             "running": False,
@@ -414,22 +396,12 @@ class Preflight:
             "labels": {},
             "port_ours": False,
         }
-        try:
-            attrs = client.get_json("/containers/{0}/json", spec["name"])
-        except NotFound:
-            attrs = None
-        image_id = None
-        try:
-            image_id = client.get_json("/images/{0}/json", spec["image"])["Id"]
-        except NotFound:
-            pass
+        attrs = client.inspect_container(spec["name"])
+        image = client.inspect_image(spec["image"])
+        image_id = image["Id"] if image else None
         state["image_present"] = image_id is not None
         if spec.get("volume"):
-            try:
-                client.get_json("/volumes/{0}", spec["volume"])
-                state["volume_exists"] = True
-            except NotFound:
-                state["volume_exists"] = False
+            state["volume_exists"] = client.inspect_volume(spec["volume"]) is not None
         if attrs:
             running = attrs["State"].get("Running", False)
             bindings = (attrs["HostConfig"].get("PortBindings") or {}).get(
@@ -462,23 +434,12 @@ class Preflight:
         return state
 
     @staticmethod
-    def exec_probe(client: APIClient, name: str, argv: list[str]) -> tuple[int, str]:
+    def exec_probe(client: DockerClient, name: str, argv: list[str]) -> tuple[int, str]:
         try:
-            created = client.post_json_to_json(
-                "/containers/{0}/exec", name, data={"Cmd": argv, "AttachStdout": True, "AttachStderr": True}
-            )
-            stdout, stderr = client.post_json_to_stream(
-                "/exec/{0}/start",
-                created["Id"],
-                data={"Detach": False, "Tty": False},
-                stream=False,
-                tty=False,
-                demux=True,
-            )
-            rc = client.get_json("/exec/{0}/json", created["Id"]).get("ExitCode") or 0
-        except DockerException as exc:
+            rc, stdout, stderr = client.exec_run(name, argv)
+        except DockerError as exc:
             return -1, str(exc)
-        return rc, ((stdout or b"") + (stderr or b"")).decode(errors="replace").strip()
+        return rc, (stdout + stderr).decode(errors="replace").strip()
 
     def docker_space(self, host: str, data_root: str | None, to_create: list[str]) -> int | None:
         wanted = self.params["min_free_docker_mb"]
