@@ -4,6 +4,7 @@ so Galaxy users and our venv run the same code."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,27 @@ def test_installed_collection_satisfies_requirements_yml(
     assert Version(installed[name]) in SpecifierSet(requirement["version"]), (
         f"{name} {installed[name]} does not satisfy {requirement['version']} from requirements.yml"
     )
+
+
+# community.docker 5.x is what PyPI's ansible 13 and 14 carry and what Galaxy installs today;
+# 5.4.0 is the one .ci/newest converges the stack with (ansible 14.5.0, ansible-core 2.21).
+@pytest.mark.parametrize("version", ["4.8.0", "5.0.0", "5.4.0"])
+def test_requirements_yml_accepts_the_current_community_docker(version: str) -> None:
+    (docker,) = [r for r in REQUIRED if r["name"] == "community.docker"]
+    assert Version(version) in SpecifierSet(docker["version"])
+
+
+def test_none_of_our_python_uses_community_docker_code() -> None:
+    """From community.docker 5.0 its module_utils, plugin_utils and doc fragments are private
+    (breaking changes even in bugfix releases): our modules use module_utils/integrador_docker.py."""
+    ours = [
+        path
+        for folder in ("library", "module_utils", "playbooks", "roles", "plugins", "filter_plugins")
+        for path in (ROOT / folder).rglob("*.py")
+    ]
+    assert any(path.name == "integrador_preflight.py" for path in ours)
+    for path in ours:
+        text = path.read_text()
+        assert "ansible_collections.community.docker" not in text, path
+        # A doc fragment is a list item under extends_documentation_fragment.
+        assert not re.search(r"^\s*-\s*community\.docker\.", text, re.MULTILINE), path
