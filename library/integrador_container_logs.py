@@ -26,8 +26,8 @@ options:
     description:
       - Docker engine, as C(unix:///path/to/docker.sock) or C(tcp://host:port) (TLS from
         C(DOCKER_TLS_VERIFY) and C(DOCKER_CERT_PATH), as for the docker CLI).
-      - When omitted or empty, the endpoint the docker CLI would use on the host: C(DOCKER_HOST),
-        else the active Docker context, else C(unix:///var/run/docker.sock).
+      - When omitted or empty, the endpoint the docker CLI would use on the host (C(DOCKER_HOST),
+        else the active Docker context, else C(unix:///var/run/docker.sock)).
     type: str
   timeout:
     description: Seconds to wait for the engine's answer.

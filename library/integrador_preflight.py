@@ -62,9 +62,10 @@ options:
     description:
       - Docker engine to check.
       - When omitted or empty and O(containers) are given, the endpoint the docker CLI would use
-        on this host: C(DOCKER_HOST), else the active Docker context (C(DOCKER_CONTEXT), else
+        on this host (C(DOCKER_HOST), else the active Docker context (C(DOCKER_CONTEXT), else
         C(currentContext) in C(~/.docker/config.json), that context's C(meta.json)), else
-        C(unix:///var/run/docker.sock). It is returned as the fact C(integrador_docker_endpoint).
+        C(unix:///var/run/docker.sock)). It is returned as the fact C(integrador_docker_endpoint).
+      - Read through the Docker Engine API with the standard library (module_utils/integrador_docker.py).
       - The Docker checks are skipped when it is omitted and there are no O(containers).
     type: str
   containers:
@@ -76,7 +77,7 @@ options:
       name: {description: Container name., type: str, required: true}
       image: {description: Image the container should run., type: str, required: true}
       volume: {description: Named data volume., type: str}
-      port: {description: Host port (checked to be 1-65535, naming O(containers[].port_var))., type: raw}
+      port: {description: "Host port (checked to be 1-65535, naming O(containers[].port_var)).", type: raw}
       port_var: {description: Variable that sets the host port (named in messages)., type: str}
       container_port: {description: Port inside the container., type: int}
       bind_address: {description: Host address the port is published on., type: str, default: 127.0.0.1}
