@@ -76,8 +76,9 @@ check: $(STAMP) ## dry run of dev: what would change (--check --diff)
 images: ## build the local stand-in images the tests use (tests/images/build.sh)
 	tests/images/build.sh
 
-lint: $(STAMP) ## ansible-lint (production profile) and ruff
-	ansible-lint --profile production --nocolor
+# .ansible-lint holds the profile (production) and reads .yamllint; .pre-commit-config.yaml runs the same.
+lint: $(STAMP) ## ansible-lint (production profile, .ansible-lint), yamllint through it, and ruff
+	ansible-lint
 	ruff check .
 	ruff format --check .
 

@@ -3,20 +3,15 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.community.docker.plugins.module_utils.common_api import (
-    AnsibleDockerClient,
-    RequestException,
-)
-from ansible_collections.community.docker.plugins.module_utils._api.errors import (
-    DockerException,
-)
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_docker import DEFAULT_TIMEOUT, DockerError, DockerNotFound, connect
 
 DOCUMENTATION = r"""
 module: integrador_container_logs
 short_description: Last lines of a container's log (docker logs --tail)
 description:
-  - Reads the log through the Docker API, so no docker CLI is needed on the host.
+  - Reads the log through the Docker Engine API (module_utils/integrador_docker.py, the standard
+    library only), so the host needs neither the docker CLI nor a Python Docker library.
   - Never changes anything.
 options:
   name:
@@ -27,8 +22,17 @@ options:
     description: How many lines from the end.
     type: int
     default: 30
-extends_documentation_fragment:
-  - community.docker.docker.api_documentation
+  docker_host:
+    description:
+      - Docker engine, as C(unix:///path/to/docker.sock) or C(tcp://host:port) (TLS from
+        C(DOCKER_TLS_VERIFY) and C(DOCKER_CERT_PATH), as for the docker CLI).
+      - When omitted or empty, the endpoint the docker CLI would use on the host (C(DOCKER_HOST),
+        else the active Docker context, else C(unix:///var/run/docker.sock)).
+    type: str
+  timeout:
+    description: Seconds to wait for the engine's answer.
+    type: int
+    default: 60
 author: Integrador developers
 """
 
@@ -41,7 +45,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 lines:
-  description: The log lines, oldest first; empty when the container does not exist.
+  description: The log lines (stdout and stderr as written), oldest first; empty when the container does
+    not exist.
   type: list
   elements: str
   returned: always
@@ -49,26 +54,27 @@ lines:
 
 
 def main() -> None:
-    client = AnsibleDockerClient(
+    module = AnsibleModule(
         argument_spec={
             "name": {"type": "str", "required": True},
             "tail": {"type": "int", "default": 30},
+            "docker_host": {"type": "str"},
+            "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
         },
         supports_check_mode=True,
     )
-    name = client.module.params["name"]
+    name = module.params["name"]
     try:
-        config = client.get_json("/containers/{0}/json", name)
-    except DockerException:
-        client.module.exit_json(changed=False, lines=[])
-    try:
-        params = {"stdout": 1, "stderr": 1, "timestamps": 0, "tail": client.module.params["tail"]}
-        res = client._get(client._url("/containers/{0}/logs", name), params=params)
-        output = client._get_result_tty(False, res, config["Config"]["Tty"])
-    except (DockerException, RequestException) as exc:
-        client.fail(f"cannot read the logs of {name}: {to_native(exc)}")
-    text = output.decode("utf-8", errors="replace") if isinstance(output, bytes) else output
-    client.module.exit_json(changed=False, lines=text.splitlines())
+        client, warnings = connect(module.params["docker_host"], module.params["timeout"])
+        for warning in warnings:
+            module.warn(warning)
+        output = client.logs(name, tail=module.params["tail"])
+    except DockerNotFound:
+        module.exit_json(changed=False, lines=[])
+    except DockerError as exc:
+        module.fail_json(msg=f"Cannot read the logs of the container {name}: {exc}")
+    text = output.decode("utf-8", errors="replace")
+    module.exit_json(changed=False, lines=text.splitlines())
 
 
 if __name__ == "__main__":

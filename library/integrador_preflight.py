@@ -20,6 +20,7 @@ import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_docker import DockerClient, DockerError
 from ansible.module_utils.integrador_docker_context import resolve as resolve_docker_endpoint
 from ansible.module_utils.integrador_ports import address_problem, is_loopback, port_owner, port_problem
 from ansible.module_utils.integrador_python import (
@@ -31,17 +32,6 @@ from ansible.module_utils.integrador_python import (
     venv_problem,
     venv_python,
 )
-
-try:
-    from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
-    from ansible_collections.community.docker.plugins.module_utils._api.errors import (
-        DockerException,
-        NotFound,
-    )
-
-    HAS_DOCKER_API = True
-except ImportError:  # pragma: no cover - the collection is a requirement
-    HAS_DOCKER_API = False
 
 DOCUMENTATION = r"""
 module: integrador_preflight
@@ -72,9 +62,10 @@ options:
     description:
       - Docker engine to check.
       - When omitted or empty and O(containers) are given, the endpoint the docker CLI would use
-        on this host: C(DOCKER_HOST), else the active Docker context (C(DOCKER_CONTEXT), else
+        on this host (C(DOCKER_HOST), else the active Docker context (C(DOCKER_CONTEXT), else
         C(currentContext) in C(~/.docker/config.json), that context's C(meta.json)), else
-        C(unix:///var/run/docker.sock). It is returned as the fact C(integrador_docker_endpoint).
+        C(unix:///var/run/docker.sock)). It is returned as the fact C(integrador_docker_endpoint).
+      - Read through the Docker Engine API with the standard library (module_utils/integrador_docker.py).
       - The Docker checks are skipped when it is omitted and there are no O(containers).
     type: str
   containers:
@@ -86,7 +77,7 @@ options:
       name: {description: Container name., type: str, required: true}
       image: {description: Image the container should run., type: str, required: true}
       volume: {description: Named data volume., type: str}
-      port: {description: Host port (checked to be 1-65535, naming O(containers[].port_var))., type: raw}
+      port: {description: "Host port (checked to be 1-65535, naming O(containers[].port_var)).", type: raw}
       port_var: {description: Variable that sets the host port (named in messages)., type: str}
       container_port: {description: Port inside the container., type: int}
       bind_address: {description: Host address the port is published on., type: str, default: 127.0.0.1}
@@ -251,12 +242,6 @@ ansible_facts:
   returned: always
 """
 
-SOCKET_HINTS = (
-    "Start Docker (Docker Desktop, Colima, OrbStack, Rancher Desktop, or `sudo systemctl start docker`), "
-    "select its context (`docker context use <name>`), or point integrador_docker_host "
-    "at your engine: Docker Desktop on macOS unix://$HOME/.docker/run/docker.sock, rootless Docker "
-    "unix:///run/user/$UID/docker.sock, Podman unix:///run/user/$UID/podman/podman.sock."
-)
 UNIT_PROPERTIES = ",".join(
     [
         *("Id", "LoadState", "ActiveState", "SubState", "MainPID", "UnitFileState"),
@@ -380,7 +365,7 @@ class Preflight:
             # Rancher Desktop need no setting.
             home = self.user.pw_dir if self.user else os.path.expanduser("~")
             endpoint = resolve_docker_endpoint(os.environ, os.environ.get("HOME") or home)
-            host, source = endpoint.host, f" (from {endpoint.source})"
+            host, source = endpoint.host, endpoint.source
             self.docker_endpoint = host
             info["host_source"] = endpoint.source
             self.warnings.extend(endpoint.warnings)
@@ -388,17 +373,12 @@ class Preflight:
                 self.problems.append(endpoint.problem)
                 return info, states
         info["host"] = host
-        if not HAS_DOCKER_API:
-            self.problems.append(
-                "the community.docker collection is missing: "
-                "ansible-galaxy collection install -r requirements.yml"
-            )
-            return info, states
         try:
-            client = APIClient(base_url=host, version="auto", timeout=10)
-            engine = client.get_json("/info")
-        except Exception as exc:  # any failure to connect is reported the same way
-            self.problems.append(f"Cannot reach the Docker engine at {host}{source} ({exc}). {SOCKET_HINTS}")
+            # Each message names the endpoint, where it came from and what to do.
+            client = DockerClient(host, source, timeout=10)
+            engine = client.info()
+        except DockerError as exc:
+            self.problems.append(str(exc))
             return info, states
         info.update(
             reachable=True,
@@ -409,7 +389,11 @@ class Preflight:
         to_create = []
         data_mb = sum(spec.get("data_mb") or 0 for spec in containers)
         for spec in containers:
-            state = self.container(client, spec)
+            try:
+                state = self.container(client, spec)
+            except DockerError as exc:  # the engine went away, or refused a request: said, not a traceback
+                self.problems.append(str(exc))
+                return info, states
             states[spec["name"]] = state
             if not state["image_present"]:
                 to_create.append(f"image {spec['image']}")
@@ -419,10 +403,9 @@ class Preflight:
                 what = spec.get("data_what") or f"the data of {spec['name']}"
                 to_create.append(f"{what} ({spec['data_mb']} MB)")
         info["free_mb"] = self.docker_space(host, info["data_root"], to_create, data_mb)
-        client.close()
         return info, states
 
-    def container(self, client: APIClient, spec: dict[str, Any]) -> dict[str, Any]:
+    def container(self, client: DockerClient, spec: dict[str, Any]) -> dict[str, Any]:
         state: dict[str, Any] = {
             "exists": False,
             "running": False,
@@ -430,22 +413,12 @@ class Preflight:
             "labels": {},
             "port_ours": False,
         }
-        try:
-            attrs = client.get_json("/containers/{0}/json", spec["name"])
-        except NotFound:
-            attrs = None
-        image_id = None
-        try:
-            image_id = client.get_json("/images/{0}/json", spec["image"])["Id"]
-        except NotFound:
-            pass
+        attrs = client.inspect_container(spec["name"])
+        image = client.inspect_image(spec["image"])
+        image_id = image["Id"] if image else None
         state["image_present"] = image_id is not None
         if spec.get("volume"):
-            try:
-                client.get_json("/volumes/{0}", spec["volume"])
-                state["volume_exists"] = True
-            except NotFound:
-                state["volume_exists"] = False
+            state["volume_exists"] = client.inspect_volume(spec["volume"]) is not None
         if attrs:
             running = attrs["State"].get("Running", False)
             bindings = (attrs["HostConfig"].get("PortBindings") or {}).get(
@@ -478,23 +451,12 @@ class Preflight:
         return state
 
     @staticmethod
-    def exec_probe(client: APIClient, name: str, argv: list[str]) -> tuple[int, str]:
+    def exec_probe(client: DockerClient, name: str, argv: list[str]) -> tuple[int, str]:
         try:
-            created = client.post_json_to_json(
-                "/containers/{0}/exec", name, data={"Cmd": argv, "AttachStdout": True, "AttachStderr": True}
-            )
-            stdout, stderr = client.post_json_to_stream(
-                "/exec/{0}/start",
-                created["Id"],
-                data={"Detach": False, "Tty": False},
-                stream=False,
-                tty=False,
-                demux=True,
-            )
-            rc = client.get_json("/exec/{0}/json", created["Id"]).get("ExitCode") or 0
-        except DockerException as exc:
+            rc, stdout, stderr = client.exec_run(name, argv)
+        except DockerError as exc:
             return -1, str(exc)
-        return rc, ((stdout or b"") + (stderr or b"")).decode(errors="replace").strip()
+        return rc, (stdout + stderr).decode(errors="replace").strip()
 
     def docker_space(
         self, host: str, data_root: str | None, to_create: list[str], data_mb: int = 0
