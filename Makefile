@@ -16,7 +16,7 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 # variable would expand them, running a $(shell ...) they hold.
 unexport PURGE BACKUP
 
-.PHONY: dev test venv images lint unit molecule bench check status logs down backup restore
+.PHONY: dev test venv images lint unit molecule bench check status logs down backup restore workstation
 
 $(STAMP): requirements.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,21 @@ venv: $(STAMP)
 
 dev: $(STAMP)
 	$(CONVERGE) playbooks/dev.yml $(ARGS)
+
+# A bare laptop's prerequisites (roles/workstation, playbooks/workstation.yml): a Docker
+# engine, Python 3 with venv, git, make, the docker group, lingering. Python's venv comes
+# first, from the distribution, since the tooling virtualenv needs it; sudo's password is
+# asked once (--ask-become-pass), not at all for root or where sudo needs none.
+workstation:
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  echo "[workstation] $(PYTHON) has no venv yet: installing it from the distribution first"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  if command -v apt-get >/dev/null; then $$sudo apt-get update -qq && $$sudo apt-get install -y -qq python3-venv; \
+	  elif command -v dnf >/dev/null; then $$sudo dnf install -y -q python3; \
+	  else echo "[workstation] install Python 3 with venv (macOS: xcode-select --install), then run make workstation again" >&2; exit 1; fi; }
+	@$(MAKE) --no-print-directory venv
+	become=; [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null || become=--ask-become-pass; \
+	  ansible-playbook playbooks/workstation.yml $$become $(ARGS)
 
 # Dry run of dev: what would change.
 check: $(STAMP)
