@@ -20,12 +20,12 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test venv images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli
+.PHONY: help dev test venv images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli workstation
 
 help: ## this list (the default); variables: INSTANCE=<name> (every stack command: a second stack, docs/day2.md), ARGS="<ansible-playbook arguments>"
 	@echo "Usage: make <command> [VARIABLE=value ...]"
 	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)$$/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | \
-	  while IFS=$$'\t' read -r target text; do printf '  make %-9s %s\n' "$$target" "$$text"; done
+	  while IFS=$$'\t' read -r target text; do printf '  make %-11s %s\n' "$$target" "$$text"; done
 
 # Values of the command-line variables, checked before any playbook runs: a
 # typo stops with a message naming the variable and what it takes.
@@ -72,6 +72,21 @@ dev: $(STAMP) ## converge this machine: containers, virtualenv and .env, API and
 check: $(STAMP) ## dry run of dev: what would change (--check --diff)
 	$(check_instance)
 	$(CONVERGE) playbooks/dev.yml --check --diff $(v_instance_e) $(ARGS)
+
+# A bare laptop's prerequisites (roles/workstation, playbooks/workstation.yml): a Docker
+# engine, Python 3 with venv, git, make, the docker group, lingering. Python's venv comes
+# first, from the distribution, since the tooling virtualenv needs it; sudo's password is
+# asked once (--ask-become-pass), not at all for root or where sudo needs none.
+workstation: ## a bare laptop's prerequisites: Docker engine, Python 3 with venv, git, make, docker group, lingering (asks sudo's password once)
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  echo "[workstation] $(PYTHON) has no venv yet: installing it from the distribution first"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  if command -v apt-get >/dev/null; then $$sudo apt-get update -qq && $$sudo apt-get install -y -qq python3-venv; \
+	  elif command -v dnf >/dev/null; then $$sudo dnf install -y -q python3; \
+	  else echo "[workstation] install Python 3 with venv (macOS: xcode-select --install), then run make workstation again" >&2; exit 1; fi; }
+	@$(MAKE) --no-print-directory venv
+	become=; [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null || become=--ask-become-pass; \
+	  ansible-playbook playbooks/workstation.yml $$become $(ARGS)
 
 images: ## build the local stand-in images the tests use (tests/images/build.sh)
 	tests/images/build.sh

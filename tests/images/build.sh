@@ -64,6 +64,19 @@ else
   fi
   build -q -t "$prefix/pgvector:pg16" --build-arg BASE="$base" "$here/pgvector"
   build -q -t "$prefix/redis:7" --build-arg BASE="$base" "$here/redis"
+  # The names scripts/converge's stand-in mode uses (tests/images/standins.yml)
+  # say what the images run: never an upstream name such as pgvector/pgvector:pg16,
+  # which a PostgreSQL 17 image is not. ($prefix/pgvector:pg16 above is the tests'
+  # own name, under a prefix no registry serves.)
+  pg_major=$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$prefix/pgvector:pg16" | sed -n 's/^PG_MAJOR=//p')
+  redis_major=$(docker run --rm --entrypoint redis-server "$prefix/redis:7" --version | sed -n 's/.* v=\([0-9]*\)\..*/\1/p')
+  docker tag "$prefix/pgvector:pg16" "integrador-standin/pgvector:pg$pg_major"
+  docker tag "$prefix/redis:7" "integrador-standin/redis:$redis_major"
+  sed -n 's/^\(postgres_pgvector\|redis\)_image: *//p' "$here/standins.yml" | while read -r name; do
+    docker image inspect "$name" >/dev/null 2>&1 \
+      || { log "the stand-ins are PostgreSQL $pg_major and Redis $redis_major now: update the image names in $here/standins.yml ($name)"; exit 1; }
+  done
+  log "stand-ins: integrador-standin/pgvector:pg$pg_major integrador-standin/redis:$redis_major"
 fi
 build -q -t "$prefix/laptop:trixie" --build-arg BASE="$base" "$here/laptop"
 # TEST DOUBLE of Ollama's HTTP API (molecule/ollama only; never a stand-in for make dev).
