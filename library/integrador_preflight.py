@@ -347,7 +347,7 @@ class Preflight:
             self.problems.append(
                 f"{spec['bind_var']} is {spec['bind_address']}: the {spec['name']} container would be "
                 f"reachable from the network with {spec['unprotected']}. Set {spec['password_var']} (in "
-                "inventory/group_vars/all.yml, or with ansible-vault), keep the address on loopback "
+                "inventory/group_vars/all/local.yml, or with ansible-vault), keep the address on loopback "
                 "(127.0.0.1), or set integrador_allow_insecure_exposure: true to accept the exposure."
             )
 
