@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -77,6 +78,17 @@ options:
     description: Free space needed on the virtualenv's file system before pip runs.
     type: int
     default: 500
+  database_url_scheme:
+    description:
+      - Scheme of C(DATABASE_URL) to report in RV(database_url_scheme). Empty to follow the
+        PostgreSQL driver the requirement files name (read as pip reads them, C(-r) included
+        files too): C(asyncpg) gives C(postgresql+asyncpg), C(psycopg) (version 3, also
+        C(psycopg[binary]) and C(psycopg-binary)) C(postgresql+psycopg), C(psycopg2),
+        C(psycopg2-binary) or none C(postgresql). SQLAlchemy's extras that pull a driver
+        (C(sqlalchemy[postgresql-asyncpg])) count as that driver. With several, the first of
+        asyncpg, psycopg, psycopg2 wins.
+    type: str
+    default: ""
 author: Integrador developers
 """
 
@@ -104,9 +116,163 @@ rebuilt:
   description: Whether the virtualenv was (or would be) created or rebuilt.
   type: bool
   returned: always
+database_driver:
+  description: The PostgreSQL driver the requirement files name (C(asyncpg), C(psycopg), C(psycopg2)), or "".
+  type: str
+  returned: always
+database_driver_source:
+  description: Where it was found (file and line), or empty.
+  type: str
+  returned: always
+database_url_scheme:
+  description: Scheme for C(DATABASE_URL) (O(database_url_scheme) when set, else the one the driver needs).
+  type: str
+  returned: always
 """
 
 FINGERPRINT = ".integrador-requirements.sha256"
+
+# --- Reading requirement files as pip does ---------------------------------------------
+# PostgreSQL drivers, by canonical distribution name, in the order they win when a
+# backend names several (an async app that also lists psycopg2 for scripts uses asyncpg).
+DRIVERS = {
+    "asyncpg": "asyncpg",
+    "psycopg": "psycopg",
+    "psycopg-binary": "psycopg",
+    "psycopg-c": "psycopg",
+    "psycopg2": "psycopg2",
+    "psycopg2-binary": "psycopg2",
+}
+DRIVER_ORDER = ("asyncpg", "psycopg", "psycopg2")
+SCHEMES = {
+    "asyncpg": "postgresql+asyncpg",
+    "psycopg": "postgresql+psycopg",
+    "psycopg2": "postgresql",
+    "": "postgresql",
+}
+# SQLAlchemy's extras that install a driver (canonical names).
+SQLALCHEMY_EXTRAS = {
+    "postgresql-asyncpg": "asyncpg",
+    "postgresql-psycopg": "psycopg",
+    "postgresql-psycopgbinary": "psycopg",
+    "postgresql-psycopg2binary": "psycopg2",
+    "postgresql": "psycopg2",
+}
+_INCLUDE = re.compile(r"^(?:-r|--requirement)(?:\s*=\s*|\s+|(?=\S))(?P<path>\S+)")
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+# A PEP 508 name, its extras, and the rest (version, URL, marker), for hosts without packaging.
+_NAME = re.compile(r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[(?P<extras>[^\]]*)\])?")
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised name (packaging.utils.canonicalize_name)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """pip's lines: comments dropped, backslash continuations joined, with the first line number."""
+    lines: list[tuple[int, str]] = []
+    pending = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = _COMMENT.sub("", raw)
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        pending += line
+        if pending.strip():
+            lines.append((start, pending.strip()))
+        pending = ""
+    if pending.strip():
+        lines.append((start, pending.strip()))
+    return lines
+
+
+def parse_requirement(
+    line: str, python_version: tuple[int, ...] | None = None
+) -> tuple[str, set[str]] | None:
+    """The canonical name and extras of one requirement line (PEP 508, read with packaging's
+    Requirement), or None for an option line (-e, -c, -i, ...), a bare path or URL, or a
+    requirement whose environment marker excludes the virtualenv's Python. Without packaging on
+    the host, the name and extras are read by pattern and markers are not evaluated."""
+    # Per-requirement options (--hash=..., --config-settings ...) follow the requirement.
+    line = re.split(r"\s+--?[A-Za-z]", " " + line, maxsplit=1)[0].strip()
+    if not line or line.startswith("-"):
+        return None
+    try:
+        from packaging.markers import default_environment
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.utils import canonicalize_name
+    except ImportError:
+        match = _NAME.match(line)
+        return (canonical(match.group("name")), _extras(match.group("extras"))) if match else None
+    try:
+        requirement = Requirement(line)
+    except InvalidRequirement:
+        return None  # a path or URL without a name: pip decides; no driver from it
+    if requirement.marker is not None:
+        environment = dict(default_environment())
+        if python_version:
+            environment["python_version"] = ".".join(str(part) for part in python_version[:2])
+            environment["python_full_version"] = ".".join(str(part) for part in python_version)
+        try:
+            if not requirement.marker.evaluate(environment):
+                return None
+        except Exception:  # noqa: BLE001 - an undefined marker variable: pip would refuse the line
+            return None
+    return str(canonicalize_name(requirement.name)), {
+        str(canonicalize_name(extra)) for extra in requirement.extras
+    }
+
+
+def _extras(text: str | None) -> set[str]:
+    return {canonical(part.strip()) for part in (text or "").split(",") if part.strip()}
+
+
+def read_requirements(
+    paths: list[str], python_version: tuple[int, ...] | None = None
+) -> tuple[list[str], list[tuple[str, set[str], str]]]:
+    """Every file read (the given ones and those they include with -r, once each) and every
+    requirement in them: (canonical name, extras, "file:line")."""
+    files: list[str] = []
+    found: list[tuple[str, set[str], str]] = []
+    todo = list(paths)
+    while todo:
+        path = os.path.normpath(todo.pop(0))
+        if path in files or not os.path.isfile(path):
+            continue
+        files.append(path)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        for number, line in logical_lines(text):
+            include = _INCLUDE.match(line)
+            if include:
+                todo.append(os.path.join(os.path.dirname(path), os.path.expanduser(include.group("path"))))
+                continue
+            parsed = parse_requirement(line, python_version)
+            if parsed:
+                found.append((parsed[0], parsed[1], f"{path}:{number}"))
+    return files, found
+
+
+def detect_driver(requirements: list[tuple[str, set[str], str]]) -> tuple[str, str]:
+    """The PostgreSQL driver the requirements name, and where: ("", "") for none."""
+    named: dict[str, str] = {}
+    for name, extras, where in requirements:
+        drivers = [DRIVERS[name]] if name in DRIVERS else []
+        if name == "sqlalchemy":
+            drivers += [SQLALCHEMY_EXTRAS[extra] for extra in sorted(extras) if extra in SQLALCHEMY_EXTRAS]
+        for driver in drivers:
+            named.setdefault(driver, where)
+    for driver in DRIVER_ORDER:
+        if driver in named:
+            return driver, named[driver]
+    return "", ""
 
 
 class PythonEnv:
@@ -150,12 +316,16 @@ class PythonEnv:
         return path, version, found
 
     def fingerprint(self, venv_info: tuple[tuple[int, ...], str], files: list[str]) -> str:
-        digest = hashlib.sha256()
-        digest.update(json.dumps([list(venv_info[0]), venv_info[1]]).encode())
-        for path in files:
-            with open(path, "rb") as handle:
-                digest.update(path.encode() + b"\0" + hashlib.sha256(handle.read()).digest())
-        return digest.hexdigest()
+        return fingerprint(venv_info, read_requirements(files)[0])
+
+    def database(self, files: list[str], python_version: tuple[int, ...] | None) -> dict[str, str]:
+        driver, where = detect_driver(read_requirements(files, python_version)[1])
+        where = os.path.relpath(where, self.root) if where else ""
+        return {
+            "database_driver": driver,
+            "database_driver_source": where,
+            "database_url_scheme": self.params["database_url_scheme"] or SCHEMES[driver],
+        }
 
     def check_free_space(self, venv: str) -> None:
         existing = venv
@@ -201,6 +371,7 @@ class PythonEnv:
         install = rebuild or self.params["force"] or stored != wanted
 
         result: dict[str, object] = {"venv": venv, "rebuilt": rebuild, "installed": install}
+        result.update(self.database(files, current[0] if current else None))
         if self.module.check_mode or not install:
             result["python_version"] = dotted(current[0]) if current else ""
             return result
@@ -238,6 +409,17 @@ class PythonEnv:
         return result
 
 
+def fingerprint(venv_info: tuple[tuple[int, ...], str], files: list[str]) -> str:
+    """Digest of the interpreter and of every requirement file pip reads (included ones too):
+    pip runs again when any byte of them changes."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([list(venv_info[0]), venv_info[1]]).encode())
+    for path in files:
+        with open(path, "rb") as handle:
+            digest.update(path.encode() + b"\0" + hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()
+
+
 def probe_base(python: str) -> str | None:
     """Real path of the interpreter a virtualenv was made from."""
     code = "import os, sys; print(os.path.realpath(getattr(sys, '_base_executable', sys.executable)))"
@@ -259,6 +441,7 @@ def main() -> None:
             "force": {"type": "bool", "default": False},
             "pip_environment": {"type": "dict", "default": {}},
             "min_free_mb": {"type": "int", "default": 500},
+            "database_url_scheme": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
