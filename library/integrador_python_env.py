@@ -4,6 +4,7 @@ the requirement files or the interpreter change."""
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import json
 import os
@@ -89,6 +90,29 @@ options:
         asyncpg, psycopg, psycopg2 wins.
     type: str
     default: ""
+  alembic_config:
+    description:
+      - Alembic's config, relative to O(root). When it exists, RV(migrations_fingerprint) is the
+        digest of it and of every file under its C(script_location) and C(version_locations)
+        (C(env.py), the migration scripts). Empty to ignore migrations.
+    type: str
+    default: backend/alembic.ini
+  detect_seed:
+    description:
+      - Look for a conventional seed entry point (RV(seed)), in this order
+        C(backend/seed.py) (C(python seed.py)), C(backend/scripts/seed.py)
+        (C(python scripts/seed.py)), C(backend/app/seed.py) (C(python -m app.seed)),
+        C(backend/rest_api/seed.py) (C(python -m rest_api.seed)); a package needs its
+        C(__init__.py).
+    type: bool
+    default: true
+  helper:
+    description:
+      - Contents of the database preparation script the API runs before it starts; written
+        into the virtualenv as C(integrador_prepare_database.py) when it differs (RV(helper)).
+        Empty to write none.
+    type: str
+    default: ""
 author: Integrador developers
 """
 
@@ -128,9 +152,38 @@ database_url_scheme:
   description: Scheme for C(DATABASE_URL) (O(database_url_scheme) when set, else the one the driver needs).
   type: str
   returned: always
+alembic_config:
+  description: O(alembic_config) when that file exists, else "".
+  type: str
+  returned: always
+migrations_fingerprint:
+  description: Digest of Alembic's config and scripts, "" without them.
+  type: str
+  returned: always
+seed:
+  description: The seed command found (run in backend/), or "".
+  type: str
+  returned: always
+seed_source:
+  description: The file it was found by, relative to O(root), or "".
+  type: str
+  returned: always
+helper:
+  description: Path of the database preparation script in the virtualenv, or "" when O(helper) is empty.
+  type: str
+  returned: always
 """
 
 FINGERPRINT = ".integrador-requirements.sha256"
+HELPER = "integrador_prepare_database.py"
+# Conventional seed entry points: (file relative to the checkout, files that must exist
+# with it, command run in backend/).
+SEED_ENTRY_POINTS = (
+    ("backend/seed.py", (), "python seed.py"),
+    ("backend/scripts/seed.py", (), "python scripts/seed.py"),
+    ("backend/app/seed.py", ("backend/app/__init__.py",), "python -m app.seed"),
+    ("backend/rest_api/seed.py", ("backend/rest_api/__init__.py",), "python -m rest_api.seed"),
+)
 
 # --- Reading requirement files as pip does ---------------------------------------------
 # PostgreSQL drivers, by canonical distribution name, in the order they win when a
@@ -281,6 +334,7 @@ class PythonEnv:
         self.params = module.params
         self.root = os.path.abspath(os.path.expanduser(self.params["root"]))
         self.minimum = parse_version(self.params["min_version"])
+        self.helper_path = ""
 
     def fail(self, msg: str, **kwargs: object) -> None:
         self.module.fail_json(msg=msg, **kwargs)
@@ -327,6 +381,36 @@ class PythonEnv:
             "database_url_scheme": self.params["database_url_scheme"] or SCHEMES[driver],
         }
 
+    def checkout(self) -> dict[str, str]:
+        """Alembic's fingerprint and the seed entry point, read from the checkout."""
+        info = {"alembic_config": "", "migrations_fingerprint": "", "seed": "", "seed_source": ""}
+        config = self.params["alembic_config"]
+        path = os.path.join(self.root, config) if config else ""
+        if path and os.path.isfile(path):
+            info["alembic_config"] = config
+            info["migrations_fingerprint"] = files_fingerprint(self.root, migration_files(path))
+        if self.params["detect_seed"]:
+            info["seed"], info["seed_source"] = detect_seed(self.root)
+        return info
+
+    def write_helper(self, venv: str, dry: bool) -> bool:
+        """The database preparation script in the virtualenv: (would be) written when it differs."""
+        content = self.params["helper"]
+        self.helper_path = os.path.join(venv, HELPER) if content else ""
+        if not content:
+            return False
+        try:
+            with open(self.helper_path, encoding="utf-8") as handle:
+                if handle.read() == content:
+                    return False
+        except (OSError, UnicodeDecodeError):
+            pass
+        if dry or not os.path.isdir(venv):
+            return True
+        with open(self.helper_path, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        return True
+
     def check_free_space(self, venv: str) -> None:
         existing = venv
         while not os.path.exists(existing):
@@ -372,8 +456,10 @@ class PythonEnv:
 
         result: dict[str, object] = {"venv": venv, "rebuilt": rebuild, "installed": install}
         result.update(self.database(files, current[0] if current else None))
+        result.update(self.checkout())
         if self.module.check_mode or not install:
             result["python_version"] = dotted(current[0]) if current else ""
+            result["helper_written"] = self.write_helper(venv, dry=self.module.check_mode)
             return result
 
         self.check_free_space(venv)
@@ -406,6 +492,7 @@ class PythonEnv:
         with open(stamp, "w", encoding="ascii") as handle:
             handle.write(self.fingerprint(current, files) + "\n")
         result["python_version"] = dotted(current[0])
+        result["helper_written"] = self.write_helper(venv, dry=False)
         return result
 
 
@@ -418,6 +505,56 @@ def fingerprint(venv_info: tuple[tuple[int, ...], str], files: list[str]) -> str
         with open(path, "rb") as handle:
             digest.update(path.encode() + b"\0" + hashlib.sha256(handle.read()).digest())
     return digest.hexdigest()
+
+
+def migration_files(config: str) -> list[str]:
+    """Alembic's config and every file of its script location(s) (env.py, script.py.mako, the
+    versions), sorted; caches left out. Relative locations are taken from the config's folder,
+    where the API runs alembic; %(here)s is that folder too."""
+    here = os.path.dirname(os.path.abspath(config))
+    parser = configparser.ConfigParser(
+        defaults={"here": here}, interpolation=configparser.BasicInterpolation()
+    )
+    locations: list[str] = []
+    try:
+        parser.read(config, encoding="utf-8")
+        section = "alembic" if parser.has_section("alembic") else None
+        if section:
+            locations.append(parser.get(section, "script_location", fallback="alembic"))
+            extra = parser.get(section, "version_locations", fallback="")
+            locations += [part for part in re.split(r"[\s,;" + re.escape(os.pathsep) + r"]+", extra) if part]
+    except (configparser.Error, UnicodeDecodeError):
+        pass  # alembic itself will say what is wrong; the file's bytes are still fingerprinted
+    files = {os.path.abspath(config)}
+    for location in locations:
+        folder = os.path.join(here, os.path.expanduser(location))
+        for top, dirs, names in os.walk(folder):
+            dirs[:] = sorted(name for name in dirs if name != "__pycache__")
+            files.update(os.path.join(top, name) for name in names if not name.endswith((".pyc", ".pyo")))
+    return sorted(files)
+
+
+def files_fingerprint(root: str, files: list[str]) -> str:
+    """Digest of the files' paths (relative to root) and contents."""
+    digest = hashlib.sha256()
+    for path in files:
+        try:
+            with open(path, "rb") as handle:
+                content = hashlib.sha256(handle.read()).digest()
+        except OSError:
+            content = b"unreadable"
+        digest.update(os.path.relpath(path, root).encode() + b"\0" + content)
+    return digest.hexdigest()
+
+
+def detect_seed(root: str) -> tuple[str, str]:
+    """The first conventional seed entry point of the checkout: (command, file) or ("", "")."""
+    for entry, needs, command in SEED_ENTRY_POINTS:
+        if os.path.isfile(os.path.join(root, entry)) and all(
+            os.path.isfile(os.path.join(root, n)) for n in needs
+        ):
+            return command, entry
+    return "", ""
 
 
 def probe_base(python: str) -> str | None:
@@ -442,6 +579,9 @@ def main() -> None:
             "pip_environment": {"type": "dict", "default": {}},
             "min_free_mb": {"type": "int", "default": 500},
             "database_url_scheme": {"type": "str", "default": ""},
+            "alembic_config": {"type": "str", "default": "backend/alembic.ini"},
+            "detect_seed": {"type": "bool", "default": True},
+            "helper": {"type": "str", "default": "", "no_log": False},
         },
         supports_check_mode=True,
     )
@@ -450,8 +590,10 @@ def main() -> None:
     except ValueError:
         got = module.params["min_version"]
         module.fail_json(msg=f"python_env_min_version must look like 3.8 (got {got!r})")
-    result = PythonEnv(module).ensure()
-    module.exit_json(changed=bool(result["installed"]), **result)
+    env = PythonEnv(module)
+    result = env.ensure()
+    result["helper"] = env.helper_path
+    module.exit_json(changed=bool(result["installed"] or result["helper_written"]), **result)
 
 
 if __name__ == "__main__":

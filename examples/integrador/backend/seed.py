@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from integrador_deps import async_url, create_engine_for
 
+INSERT = "INSERT INTO menu_items (name, price_cents, embedding) VALUES (:n, :p, CAST(:e AS vector))"
 MENU = [
     ("Milanesa napolitana", 1250, "[0.9,0.1,0.3]"),
     ("Empanadas de carne", 800, "[0.8,0.2,0.1]"),
@@ -22,9 +23,7 @@ async def seed() -> None:
     async with engine.begin() as connection:
         for name, price, embedding in MENU:
             await connection.execute(
-                text(
-                    "INSERT INTO menu_items (name, price_cents, embedding) VALUES (:n, :p, CAST(:e AS vector))"
-                ),  # noqa: E501
+                text(INSERT),
                 {"n": name, "p": price, "e": embedding},
             )
     await engine.dispose()
