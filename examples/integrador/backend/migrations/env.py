@@ -1,6 +1,7 @@
 """Alembic runs the migrations through the app's own async engine (asyncpg)."""
 
 import asyncio
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -8,6 +9,9 @@ from sqlalchemy.engine import Connection
 from integrador_deps import async_url, create_engine_for
 
 config = context.config
+# alembic.ini's loggers: "Running upgrade ..." lines reach the API's journal.
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
 def run_migrations(connection: Connection) -> None:
