@@ -242,7 +242,7 @@ def test_check_diff_and_vvv_print_no_secret(host: Any, converge: Callable[..., A
         result = converge(None, *check, "--diff", "-vvv")
         assert result.rc == 0, result
         assert "TABLE_TOKEN_SECRET=******** (new)" in result.output, result
-        assert "DATABASE_URL=postgresql://postgres:********@" in result.output, result
+        assert "DATABASE_URL=postgresql+asyncpg://postgres:********@" in result.output, result
         written = host.file(ENV_FILE).content
         if check:
             assert written == pending
