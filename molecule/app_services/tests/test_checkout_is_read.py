@@ -34,6 +34,15 @@ def tar_of_demo() -> bytes:
     """The demo backend as a developer's checkout: every file, owned by dev."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
+        # Every folder too, owned by dev (docker would create missing ones as root).
+        folders = [DEMO, *(path for path in DEMO.rglob("*") if path.is_dir())]
+        for path in sorted(folders):
+            relative = path.relative_to(DEMO)
+            if SKIPPED & set(relative.parts):
+                continue
+            info = tarfile.TarInfo(f"realshape/{relative}".rstrip("/.") or "realshape")
+            info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, 1000, 1000
+            tar.addfile(info)
         for path in sorted(DEMO.rglob("*")):
             relative = path.relative_to(DEMO)
             if SKIPPED & set(relative.parts) or not path.is_file():
@@ -48,10 +57,6 @@ def tar_of_demo() -> bytes:
             info = tarfile.TarInfo(f"realshape/{relative}")
             info.size, info.mode, info.uid, info.gid = len(content), 0o644, 1000, 1000
             tar.addfile(info, io.BytesIO(content))
-        for folder in ("realshape", "realshape/backend"):
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, 1000, 1000
-            tar.addfile(info)
     return buffer.getvalue()
 
 
