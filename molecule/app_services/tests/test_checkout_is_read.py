@@ -183,7 +183,7 @@ def test_migrations_ran_once_and_the_seed_once(
     restart_api(host, api)
     seen = journal_since(host, cursor)
     assert "migrations up to date" in seen and "alembic not run" in seen, seen
-    assert "already seeded, seed not run" in seen, seen
+    assert "already seeded in this database, seed not run" in seen, seen
     assert "upgrade head (fingerprint" not in seen and "seeding a fresh database" not in seen, seen
     assert [row["name"] for row in requests.get(f"{api}/api/menu", timeout=10).json()] == SEEDED_NAMES
     assert dict(query(test_vars, "SELECT name, recorded_at FROM integrador_provisioning.marks")) == marks
