@@ -4,9 +4,11 @@ the requirement files or the interpreter change."""
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -77,6 +79,40 @@ options:
     description: Free space needed on the virtualenv's file system before pip runs.
     type: int
     default: 500
+  database_url_scheme:
+    description:
+      - Scheme of C(DATABASE_URL) to report in RV(database_url_scheme). Empty to follow the
+        PostgreSQL driver the requirement files name (read as pip reads them, C(-r) included
+        files too): C(asyncpg) gives C(postgresql+asyncpg), C(psycopg) (version 3, also
+        C(psycopg[binary]) and C(psycopg-binary)) C(postgresql+psycopg), C(psycopg2),
+        C(psycopg2-binary) or none C(postgresql). SQLAlchemy's extras that pull a driver
+        (C(sqlalchemy[postgresql-asyncpg])) count as that driver. With several, the first of
+        asyncpg, psycopg, psycopg2 wins.
+    type: str
+    default: ""
+  alembic_config:
+    description:
+      - Alembic's config, relative to O(root). When it exists, RV(migrations_fingerprint) is the
+        digest of it and of every file under its C(script_location) and C(version_locations)
+        (C(env.py), the migration scripts). Empty to ignore migrations.
+    type: str
+    default: backend/alembic.ini
+  detect_seed:
+    description:
+      - Look for a conventional seed entry point (RV(seed)), in this order
+        C(backend/seed.py) (C(python seed.py)), C(backend/scripts/seed.py)
+        (C(python scripts/seed.py)), C(backend/app/seed.py) (C(python -m app.seed)),
+        C(backend/rest_api/seed.py) (C(python -m rest_api.seed)); a package needs its
+        C(__init__.py).
+    type: bool
+    default: true
+  helper:
+    description:
+      - Contents of the database preparation script the API runs before it starts; written
+        into the virtualenv as C(integrador_prepare_database.py) when it differs (RV(helper)).
+        Empty to write none.
+    type: str
+    default: ""
 author: Integrador developers
 """
 
@@ -104,9 +140,192 @@ rebuilt:
   description: Whether the virtualenv was (or would be) created or rebuilt.
   type: bool
   returned: always
+database_driver:
+  description: The PostgreSQL driver the requirement files name (C(asyncpg), C(psycopg), C(psycopg2)), or "".
+  type: str
+  returned: always
+database_driver_source:
+  description: Where it was found (file and line), or empty.
+  type: str
+  returned: always
+database_url_scheme:
+  description: Scheme for C(DATABASE_URL) (O(database_url_scheme) when set, else the one the driver needs).
+  type: str
+  returned: always
+alembic_config:
+  description: O(alembic_config) when that file exists, else "".
+  type: str
+  returned: always
+migrations_fingerprint:
+  description: Digest of Alembic's config and scripts, "" without them.
+  type: str
+  returned: always
+seed:
+  description: The seed command found (run in backend/), or "".
+  type: str
+  returned: always
+seed_source:
+  description: The file it was found by, relative to O(root), or "".
+  type: str
+  returned: always
+helper:
+  description: Path of the database preparation script in the virtualenv, or "" when O(helper) is empty.
+  type: str
+  returned: always
 """
 
 FINGERPRINT = ".integrador-requirements.sha256"
+HELPER = "integrador_prepare_database.py"
+# Conventional seed entry points: (file relative to the checkout, files that must exist
+# with it, command run in backend/).
+SEED_ENTRY_POINTS = (
+    ("backend/seed.py", (), "python seed.py"),
+    ("backend/scripts/seed.py", (), "python scripts/seed.py"),
+    ("backend/app/seed.py", ("backend/app/__init__.py",), "python -m app.seed"),
+    ("backend/rest_api/seed.py", ("backend/rest_api/__init__.py",), "python -m rest_api.seed"),
+)
+
+# --- Reading requirement files as pip does ---------------------------------------------
+# PostgreSQL drivers, by canonical distribution name, in the order they win when a
+# backend names several (an async app that also lists psycopg2 for scripts uses asyncpg).
+DRIVERS = {
+    "asyncpg": "asyncpg",
+    "psycopg": "psycopg",
+    "psycopg-binary": "psycopg",
+    "psycopg-c": "psycopg",
+    "psycopg2": "psycopg2",
+    "psycopg2-binary": "psycopg2",
+}
+DRIVER_ORDER = ("asyncpg", "psycopg", "psycopg2")
+SCHEMES = {
+    "asyncpg": "postgresql+asyncpg",
+    "psycopg": "postgresql+psycopg",
+    "psycopg2": "postgresql",
+    "": "postgresql",
+}
+# SQLAlchemy's extras that install a driver (canonical names).
+SQLALCHEMY_EXTRAS = {
+    "postgresql-asyncpg": "asyncpg",
+    "postgresql-psycopg": "psycopg",
+    "postgresql-psycopgbinary": "psycopg",
+    "postgresql-psycopg2binary": "psycopg2",
+    "postgresql": "psycopg2",
+}
+_INCLUDE = re.compile(r"^(?:-r|--requirement)(?:\s*=\s*|\s+|(?=\S))(?P<path>\S+)")
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+# A PEP 508 name, its extras, and the rest (version, URL, marker), for hosts without packaging.
+_NAME = re.compile(r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[(?P<extras>[^\]]*)\])?")
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised name (packaging.utils.canonicalize_name)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """pip's lines: comments dropped, backslash continuations joined, with the first line number."""
+    lines: list[tuple[int, str]] = []
+    pending = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = _COMMENT.sub("", raw)
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        pending += line
+        if pending.strip():
+            lines.append((start, pending.strip()))
+        pending = ""
+    if pending.strip():
+        lines.append((start, pending.strip()))
+    return lines
+
+
+def parse_requirement(
+    line: str, python_version: tuple[int, ...] | None = None
+) -> tuple[str, set[str]] | None:
+    """The canonical name and extras of one requirement line (PEP 508, read with packaging's
+    Requirement), or None for an option line (-e, -c, -i, ...), a bare path or URL, or a
+    requirement whose environment marker excludes the virtualenv's Python. Without packaging on
+    the host, the name and extras are read by pattern and markers are not evaluated."""
+    # Per-requirement options (--hash=..., --config-settings ...) follow the requirement.
+    line = re.split(r"\s+--?[A-Za-z]", " " + line, maxsplit=1)[0].strip()
+    if not line or line.startswith("-"):
+        return None
+    try:
+        from packaging.markers import default_environment
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.utils import canonicalize_name
+    except ImportError:
+        match = _NAME.match(line)
+        return (canonical(match.group("name")), _extras(match.group("extras"))) if match else None
+    try:
+        requirement = Requirement(line)
+    except InvalidRequirement:
+        return None  # a path or URL without a name: pip decides; no driver from it
+    if requirement.marker is not None:
+        environment = dict(default_environment())
+        if python_version:
+            environment["python_version"] = ".".join(str(part) for part in python_version[:2])
+            environment["python_full_version"] = ".".join(str(part) for part in python_version)
+        try:
+            if not requirement.marker.evaluate(environment):
+                return None
+        except Exception:  # noqa: BLE001 - an undefined marker variable: pip would refuse the line
+            return None
+    return str(canonicalize_name(requirement.name)), {
+        str(canonicalize_name(extra)) for extra in requirement.extras
+    }
+
+
+def _extras(text: str | None) -> set[str]:
+    return {canonical(part.strip()) for part in (text or "").split(",") if part.strip()}
+
+
+def read_requirements(
+    paths: list[str], python_version: tuple[int, ...] | None = None
+) -> tuple[list[str], list[tuple[str, set[str], str]]]:
+    """Every file read (the given ones and those they include with -r, once each) and every
+    requirement in them: (canonical name, extras, "file:line")."""
+    files: list[str] = []
+    found: list[tuple[str, set[str], str]] = []
+    todo = list(paths)
+    while todo:
+        path = os.path.normpath(todo.pop(0))
+        if path in files or not os.path.isfile(path):
+            continue
+        files.append(path)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        for number, line in logical_lines(text):
+            include = _INCLUDE.match(line)
+            if include:
+                todo.append(os.path.join(os.path.dirname(path), os.path.expanduser(include.group("path"))))
+                continue
+            parsed = parse_requirement(line, python_version)
+            if parsed:
+                found.append((parsed[0], parsed[1], f"{path}:{number}"))
+    return files, found
+
+
+def detect_driver(requirements: list[tuple[str, set[str], str]]) -> tuple[str, str]:
+    """The PostgreSQL driver the requirements name, and where: ("", "") for none."""
+    named: dict[str, str] = {}
+    for name, extras, where in requirements:
+        drivers = [DRIVERS[name]] if name in DRIVERS else []
+        if name == "sqlalchemy":
+            drivers += [SQLALCHEMY_EXTRAS[extra] for extra in sorted(extras) if extra in SQLALCHEMY_EXTRAS]
+        for driver in drivers:
+            named.setdefault(driver, where)
+    for driver in DRIVER_ORDER:
+        if driver in named:
+            return driver, named[driver]
+    return "", ""
 
 
 class PythonEnv:
@@ -115,6 +334,7 @@ class PythonEnv:
         self.params = module.params
         self.root = os.path.abspath(os.path.expanduser(self.params["root"]))
         self.minimum = parse_version(self.params["min_version"])
+        self.helper_path = ""
 
     def fail(self, msg: str, **kwargs: object) -> None:
         self.module.fail_json(msg=msg, **kwargs)
@@ -150,12 +370,46 @@ class PythonEnv:
         return path, version, found
 
     def fingerprint(self, venv_info: tuple[tuple[int, ...], str], files: list[str]) -> str:
-        digest = hashlib.sha256()
-        digest.update(json.dumps([list(venv_info[0]), venv_info[1]]).encode())
-        for path in files:
-            with open(path, "rb") as handle:
-                digest.update(path.encode() + b"\0" + hashlib.sha256(handle.read()).digest())
-        return digest.hexdigest()
+        return fingerprint(venv_info, read_requirements(files)[0])
+
+    def database(self, files: list[str], python_version: tuple[int, ...] | None) -> dict[str, str]:
+        driver, where = detect_driver(read_requirements(files, python_version)[1])
+        where = os.path.relpath(where, self.root) if where else ""
+        return {
+            "database_driver": driver,
+            "database_driver_source": where,
+            "database_url_scheme": self.params["database_url_scheme"] or SCHEMES[driver],
+        }
+
+    def checkout(self) -> dict[str, str]:
+        """Alembic's fingerprint and the seed entry point, read from the checkout."""
+        info = {"alembic_config": "", "migrations_fingerprint": "", "seed": "", "seed_source": ""}
+        config = self.params["alembic_config"]
+        path = os.path.join(self.root, config) if config else ""
+        if path and os.path.isfile(path):
+            info["alembic_config"] = config
+            info["migrations_fingerprint"] = files_fingerprint(self.root, migration_files(path))
+        if self.params["detect_seed"]:
+            info["seed"], info["seed_source"] = detect_seed(self.root)
+        return info
+
+    def write_helper(self, venv: str, dry: bool) -> bool:
+        """The database preparation script in the virtualenv: (would be) written when it differs."""
+        content = self.params["helper"]
+        self.helper_path = os.path.join(venv, HELPER) if content else ""
+        if not content:
+            return False
+        try:
+            with open(self.helper_path, encoding="utf-8") as handle:
+                if handle.read() == content:
+                    return False
+        except (OSError, UnicodeDecodeError):
+            pass
+        if dry or not os.path.isdir(venv):
+            return True
+        with open(self.helper_path, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        return True
 
     def check_free_space(self, venv: str) -> None:
         existing = venv
@@ -201,8 +455,11 @@ class PythonEnv:
         install = rebuild or self.params["force"] or stored != wanted
 
         result: dict[str, object] = {"venv": venv, "rebuilt": rebuild, "installed": install}
+        result.update(self.database(files, current[0] if current else None))
+        result.update(self.checkout())
         if self.module.check_mode or not install:
             result["python_version"] = dotted(current[0]) if current else ""
+            result["helper_written"] = self.write_helper(venv, dry=self.module.check_mode)
             return result
 
         self.check_free_space(venv)
@@ -235,7 +492,69 @@ class PythonEnv:
         with open(stamp, "w", encoding="ascii") as handle:
             handle.write(self.fingerprint(current, files) + "\n")
         result["python_version"] = dotted(current[0])
+        result["helper_written"] = self.write_helper(venv, dry=False)
         return result
+
+
+def fingerprint(venv_info: tuple[tuple[int, ...], str], files: list[str]) -> str:
+    """Digest of the interpreter and of every requirement file pip reads (included ones too):
+    pip runs again when any byte of them changes."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([list(venv_info[0]), venv_info[1]]).encode())
+    for path in files:
+        with open(path, "rb") as handle:
+            digest.update(path.encode() + b"\0" + hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()
+
+
+def migration_files(config: str) -> list[str]:
+    """Alembic's config and every file of its script location(s) (env.py, script.py.mako, the
+    versions), sorted; caches left out. Relative locations are taken from the config's folder,
+    where the API runs alembic; %(here)s is that folder too."""
+    here = os.path.dirname(os.path.abspath(config))
+    parser = configparser.ConfigParser(
+        defaults={"here": here}, interpolation=configparser.BasicInterpolation()
+    )
+    locations: list[str] = []
+    try:
+        parser.read(config, encoding="utf-8")
+        section = "alembic" if parser.has_section("alembic") else None
+        if section:
+            locations.append(parser.get(section, "script_location", fallback="alembic"))
+            extra = parser.get(section, "version_locations", fallback="")
+            locations += [part for part in re.split(r"[\s,;" + re.escape(os.pathsep) + r"]+", extra) if part]
+    except (configparser.Error, UnicodeDecodeError):
+        pass  # alembic itself will say what is wrong; the file's bytes are still fingerprinted
+    files = {os.path.abspath(config)}
+    for location in locations:
+        folder = os.path.join(here, os.path.expanduser(location))
+        for top, dirs, names in os.walk(folder):
+            dirs[:] = sorted(name for name in dirs if name != "__pycache__")
+            files.update(os.path.join(top, name) for name in names if not name.endswith((".pyc", ".pyo")))
+    return sorted(files)
+
+
+def files_fingerprint(root: str, files: list[str]) -> str:
+    """Digest of the files' paths (relative to root) and contents."""
+    digest = hashlib.sha256()
+    for path in files:
+        try:
+            with open(path, "rb") as handle:
+                content = hashlib.sha256(handle.read()).digest()
+        except OSError:
+            content = b"unreadable"
+        digest.update(os.path.relpath(path, root).encode() + b"\0" + content)
+    return digest.hexdigest()
+
+
+def detect_seed(root: str) -> tuple[str, str]:
+    """The first conventional seed entry point of the checkout: (command, file) or ("", "")."""
+    for entry, needs, command in SEED_ENTRY_POINTS:
+        if os.path.isfile(os.path.join(root, entry)) and all(
+            os.path.isfile(os.path.join(root, n)) for n in needs
+        ):
+            return command, entry
+    return "", ""
 
 
 def probe_base(python: str) -> str | None:
@@ -259,6 +578,10 @@ def main() -> None:
             "force": {"type": "bool", "default": False},
             "pip_environment": {"type": "dict", "default": {}},
             "min_free_mb": {"type": "int", "default": 500},
+            "database_url_scheme": {"type": "str", "default": ""},
+            "alembic_config": {"type": "str", "default": "backend/alembic.ini"},
+            "detect_seed": {"type": "bool", "default": True},
+            "helper": {"type": "str", "default": "", "no_log": False},
         },
         supports_check_mode=True,
     )
@@ -267,8 +590,10 @@ def main() -> None:
     except ValueError:
         got = module.params["min_version"]
         module.fail_json(msg=f"python_env_min_version must look like 3.8 (got {got!r})")
-    result = PythonEnv(module).ensure()
-    module.exit_json(changed=bool(result["installed"]), **result)
+    env = PythonEnv(module)
+    result = env.ensure()
+    result["helper"] = env.helper_path
+    module.exit_json(changed=bool(result["installed"] or result["helper_written"]), **result)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,18 @@ multi-line values mean what they mean there.
 """
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 # The REST API runs from backend/ and the gateway from the checkout root, so
 # each finds the same file through one of these.
@@ -90,3 +97,51 @@ def load_settings(
         environment=get("ENVIRONMENT"),
         raw=raw,
     )
+
+
+# --- Settings that refuse keys they do not declare ------------------------------------
+# The real backend's settings class (pydantic-settings, extra="forbid") stops the app when
+# backend/.env holds a key it does not declare: so must the demo, or a key the
+# provisioning added on its own would go unnoticed. The only exceptions are the keys the
+# provisioning's own tests write by hand into .env, standing for a developer's additions
+# (they check that such lines are kept and reach the services): on the real backend a
+# developer declares them in the settings class first.
+ACCEPTED_BY_HAND = re.compile(
+    r"INTEGRADOR_[A-Z0-9_]+|STRIPE_API_KEY|OAUTH_TOKEN|DB_PASSWORD|SESSION_SECRET|ANALYTICS_URL|SIGNING_PRIVATE"
+)
+
+
+class _DotEnvWithoutHandWrittenKeys(DotEnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        loaded = super()._load_env_vars()
+        return {key: value for key, value in loaded.items() if not ACCEPTED_BY_HAND.fullmatch(key.upper())}
+
+
+class StrictSettings(BaseSettings):
+    """The keys of backend/.env, validated as the real backend does: unknown ones refused."""
+
+    model_config = SettingsConfigDict(env_file=ENV_FILES, env_file_encoding="utf-8", extra="forbid")
+
+    database_url: str = DEFAULTS["DATABASE_URL"]
+    redis_url: str = DEFAULTS["REDIS_URL"]
+    jwt_secret: str = DEFAULTS["JWT_SECRET"]
+    table_token_secret: str = DEFAULTS["TABLE_TOKEN_SECRET"]
+    allowed_origins: str = DEFAULTS["ALLOWED_ORIGINS"]
+    debug: str = DEFAULTS["DEBUG"]
+    environment: str = DEFAULTS["ENVIRONMENT"]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _DotEnvWithoutHandWrittenKeys(settings_cls), file_secret_settings
+
+
+def validate_env_file() -> StrictSettings:
+    """Raise pydantic's ValidationError naming every key of .env the backend does not declare."""
+    return StrictSettings()

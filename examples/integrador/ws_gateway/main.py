@@ -18,9 +18,15 @@ from integrador_deps import (
     check_redis,
     health_response,
 )
-from integrador_settings import Settings, load_settings
+from integrador_settings import Settings, load_settings, validate_env_file
 
 logger = logging.getLogger(__name__)
+
+# Liveness paths. The real gateway answers /health, not the old README's /ws/health, which
+# the demo keeps too because the provisioning's scenarios and CI check it by name; a
+# checkout whose gateway answers /health alone is what app_services' health fallback
+# serves (its test makes one from this file by dropping /ws/health here).
+HEALTH_PATHS = ("/health", "/ws/health")
 
 
 def _pubsub_client(url: str) -> aioredis.Redis:
@@ -63,9 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
 
-    @app.get("/ws/health")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": "ws_gateway"}
+
+    for path in HEALTH_PATHS:
+        app.add_api_route(path, health, methods=["GET"])
 
     # Plain `def`: the blocking redis check runs in FastAPI's threadpool.
     @app.get("/ws/health/detailed")
@@ -100,4 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+# As the real backend: an unknown key in .env stops the start, naming the key.
+validate_env_file()
 app = create_app()

@@ -51,7 +51,8 @@ def test_env_file_has_exactly_the_keys_private_to_the_user(host: Any, test_vars:
         "TABLE_TOKEN_SECRET",
     ]
     port, redis_port = test_vars["postgres_pgvector_port"], test_vars["redis_port"]
-    assert entries["DATABASE_URL"] == f"postgresql://postgres:postgres@127.0.0.1:{port}/menu_ops"
+    # The demo backend's requirements name asyncpg: the scheme follows it, unasked.
+    assert entries["DATABASE_URL"] == f"postgresql+asyncpg://postgres:postgres@127.0.0.1:{port}/menu_ops"
     assert entries["REDIS_URL"] == f"redis://127.0.0.1:{redis_port}"
     for key in ("JWT_SECRET", "TABLE_TOKEN_SECRET"):
         assert len(entries[key]) >= 32
@@ -104,11 +105,12 @@ def test_hand_edit_survives_and_a_deleted_secret_alone_is_regenerated(
 
 
 def test_changed_setting_updates_the_url_it_wrote(host: Any, converge: Callable[..., Any]) -> None:
-    result = converge({"python_env_database_url_scheme": "postgresql+asyncpg"})
+    # python_env_database_url_scheme overrides what the requirements name.
+    result = converge({"python_env_database_url_scheme": "postgresql+psycopg"})
     assert result.rc == 0, result
-    assert read_env(host)["DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert read_env(host)["DATABASE_URL"].startswith("postgresql+psycopg://")
     assert converge().rc == 0
-    assert read_env(host)["DATABASE_URL"].startswith("postgresql://")
+    assert read_env(host)["DATABASE_URL"].startswith("postgresql+asyncpg://")
 
 
 def test_requirement_change_installs_exactly_once(host: Any, converge: Callable[..., Any]) -> None:
@@ -219,7 +221,7 @@ def test_hand_written_env_keeps_every_line_byte_for_byte(
     assert values["PRIVATE_PEM"] == "-----BEGIN PRIVATE KEY-----\nMIIEpem4444line\n-----END PRIVATE KEY-----"
     assert values["MY_TOKEN"] == 'double " quoted 3333'
     assert len(values["TABLE_TOKEN_SECRET"] or "") == 64
-    assert values["DATABASE_URL"] and values["DATABASE_URL"].startswith("postgresql://postgres:")
+    assert values["DATABASE_URL"] and values["DATABASE_URL"].startswith("postgresql+asyncpg://postgres:")
     again = converge()
     assert again.rc == 0 and again.changed == 0, again
     assert host.file(ENV_FILE).content == content
@@ -240,7 +242,7 @@ def test_check_diff_and_vvv_print_no_secret(host: Any, converge: Callable[..., A
         result = converge(None, *check, "--diff", "-vvv")
         assert result.rc == 0, result
         assert "TABLE_TOKEN_SECRET=******** (new)" in result.output, result
-        assert "DATABASE_URL=postgresql://postgres:********@" in result.output, result
+        assert "DATABASE_URL=postgresql+asyncpg://postgres:********@" in result.output, result
         written = host.file(ENV_FILE).content
         if check:
             assert written == pending
@@ -265,3 +267,28 @@ def test_ipv6_bind_address_is_bracketed_in_the_urls(
     assert "@127.0.0.1:" in str(dotenv_read(host.file(ENV_FILE).content, tmp_path)["DATABASE_URL"])
     run_ok(host, f"rm {ENV_FILE}")
     assert converge().rc == 0
+
+
+def test_scheme_follows_the_driver_the_requirements_include(host: Any, converge: Callable[..., Any]) -> None:
+    """A checkout whose requirements.txt includes (-r) a file naming psycopg 3 with extras, a
+    marker gets postgresql+psycopg, and the run says why; the demo's own asyncpg
+    comes back with the file. An included file's change also reinstalls (the fingerprint)."""
+    include = f"{ROOT}/backend/requirements-db.txt"
+    run_ok(host, f"cp {REQS} {REQS}.orig")
+    included = '# psycopg 3, binary build\npsycopg[binary]==3.2.13 ; python_version >= "3.8"\n'
+    run_ok(host, f"cat > {include} <<'ITEST_EOF'\n{included}ITEST_EOF")
+    run_ok(host, f"sed -i '/^asyncpg==/d' {REQS}")
+    run_ok(host, f"echo '-r requirements-db.txt  # the database driver' >> {REQS}")
+    try:
+        result = converge()
+        assert result.rc == 0, result
+        assert read_env(host)["DATABASE_URL"].startswith("postgresql+psycopg://"), read_env(host)
+        assert "the requirements name psycopg (backend/requirements-db.txt:2)" in result.output, result
+        run_ok(host, f"{VENV}/bin/python -c 'import psycopg'")
+        assert converge().changed == 0
+    finally:
+        run_ok(host, f"mv {REQS}.orig {REQS} && rm -f {include}")
+    result = converge()
+    assert result.rc == 0, result
+    assert read_env(host)["DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert "the requirements name asyncpg (backend/requirements.txt:" in result.output, result

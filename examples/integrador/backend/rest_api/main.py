@@ -5,17 +5,21 @@ from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from integrador_deps import (
     DEFAULT_CHANNEL,
     add_debug_routes,
+    async_url,
     check_postgres,
     check_redis,
+    create_engine_for,
     describe,
-    health_response,
+    health_response_async,
     redis_client,
 )
-from integrador_settings import Settings, load_settings
+from integrador_settings import Settings, load_settings, validate_env_file
 
 
 class PublishRequest(BaseModel):
@@ -38,16 +42,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": "rest_api"}
 
-    # Plain `def` endpoints: FastAPI runs them in its threadpool, so the
-    # blocking psycopg2 and redis calls do not stall the event loop.
+    # PostgreSQL through SQLAlchemy's async engine (asyncpg), as the real backend; the
+    # blocking redis client in the threadpool, so it does not stall the event loop.
+    engine = create_engine_for(async_url(settings.database_url))
+
     @app.get("/api/health/detailed")
-    def health_detailed() -> JSONResponse:
-        return health_response(
+    async def health_detailed() -> JSONResponse:
+        return await health_response_async(
             {
-                "postgres": partial(check_postgres, settings.database_url),
-                "redis": partial(check_redis, settings.redis_url),
+                "postgres": partial(check_postgres, engine),
+                "redis": partial(run_in_threadpool, check_redis, settings.redis_url),
             }
         )
+
+    # The rows the migration's table holds (the seed's demo menu).
+    @app.get("/api/menu")
+    async def menu() -> list[dict[str, str | int]]:
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(text("SELECT name, price_cents FROM menu_items ORDER BY id"))
+                return [{"name": name, "price_cents": price} for name, price in rows]
+        except Exception as error:
+            raise HTTPException(status_code=503, detail=f"database unavailable: {describe(error)}") from error
 
     @app.post("/api/publish")
     def publish(request: PublishRequest) -> dict[str, str | int]:
@@ -62,4 +78,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+# As the real backend: an unknown key in .env stops the start, naming the key.
+validate_env_file()
 app = create_app()
