@@ -260,6 +260,13 @@ def old_script() -> dict[str, Any]:
     return result
 
 
+def record(arms: dict[str, list[dict[str, Any]]], name: str, result: dict[str, Any]) -> None:
+    """Keeps a run's figures and shows them at once (a long run can be read as it goes)."""
+    arms[name].append(result)
+    modules = result.get("modules")
+    print(f"{name:24} {result['wall']:7.2f} s  modules {modules if modules is not None else '-'}", flush=True)
+
+
 def median(results: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in results if r.get(key) is not None]
     return statistics.median(values) if values else None
@@ -286,21 +293,21 @@ def main() -> None:
         create_laptop(args.project.resolve(), Path(tmp))
         try:
             # A fresh laptop: the first converge is a cold one.
-            arms["cold converge"].append(playbook())
+            record(arms, "cold converge", playbook())
             for _ in range(args.runs):
                 stop_everything()
-                arms["warm start"].append(playbook())
-                arms["no change"].append(playbook())
-                arms["old script"].append(old_script())
+                record(arms, "warm start", playbook())
+                record(arms, "no change", playbook())
+                record(arms, "old script", old_script())
                 stop_everything()
-                arms["floor"].append(arm("floor"))
+                record(arms, "floor", arm("floor"))
                 if args.mitogen:
                     stop_everything()
-                    arms["warm start [mitogen]"].append(playbook("mitogen"))
-                    arms["no change [mitogen]"].append(playbook("mitogen"))
+                    record(arms, "warm start [mitogen]", playbook("mitogen"))
+                    record(arms, "no change [mitogen]", playbook("mitogen"))
             for _ in range(args.cold_runs - 1):
                 make_cold()
-                arms["cold converge"].append(playbook())
+                record(arms, "cold converge", playbook())
         finally:
             remove_all()
 
