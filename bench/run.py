@@ -118,16 +118,14 @@ def create_laptop(project: Path, inventory_dir: Path) -> None:
         cap_add=["SYS_ADMIN"],
         tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
         network_mode="host",
-        volumes={
-            "/var/run/docker.sock": {"bind": "/docker.sock", "mode": "rw"},
-            "/etc/ssl/certs/ca-certificates.crt": {
-                "bind": "/etc/ssl/certs/ca-certificates.crt",
-                "mode": "ro",
-            },
-            str(project): {"bind": "/project", "mode": "ro"},
-            str(ROOT): {"bind": "/bench-root", "mode": "ro"},
-            str(collections_dir()): {"bind": "/opt/collections/ansible_collections", "mode": "ro"},
-        },
+        # A list: the project measured and the benchmark's own tree may be one folder.
+        volumes=[
+            "/var/run/docker.sock:/docker.sock:rw",
+            "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro",
+            f"{project}:/project:ro",
+            f"{ROOT}:/bench-root:ro",
+            f"{collections_dir()}:/opt/collections/ansible_collections:ro",
+        ],
     )
     # The laptop's user and checkout, as in the Molecule scenarios (from here, once).
     (inventory_dir / "hosts.yml").write_text(
