@@ -22,7 +22,6 @@ import pytest
 import redis as redis_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from module_loader import ROOT, load
 
 probe = load(ROOT / "module_utils" / "integrador_probe.py", "integrador_probe_under_test")
@@ -169,9 +168,10 @@ def test_module_starts_both_stopped_containers_and_waits_for_both(
 ) -> None:
     for name in (pg["name"], rd["name"]):
         engine.containers.get(name).stop(timeout=10)
+    common = {"start": True, "docker_host": DOCKER_HOST}
     targets = [
-        {"name": pg["name"], "kind": "postgres", "port": pg["port"], "start": True, "docker_host": DOCKER_HOST},
-        {"name": rd["name"], "kind": "redis", "port": rd["port"], "start": True, "docker_host": DOCKER_HOST},
+        {"name": pg["name"], "kind": "postgres", "port": pg["port"], **common},
+        {"name": rd["name"], "kind": "redis", "port": rd["port"], **common},
     ]
     rc, result, output = run_module({"targets": targets, "timeout": 60}, "--check")
     assert rc == 0 and result["changed"], output
