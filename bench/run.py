@@ -319,7 +319,7 @@ def main() -> None:
         }
         for name, results in arms.items()
     }
-    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    fmt = lambda v, f: format("-", ">" + f.split(".")[0]) if v is None else format(v, f)  # noqa: E731
     print(f"\nLocal connection inside the test laptop, demo backend, {args.project}")
     print(f"{'arm':24} {'median s':>9} {'runs':>5} {'modules':>8} {'changed':>8}")
     for name, row in table.items():
