@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -122,6 +124,12 @@ def test_no_change_run_executes_only_the_preflight_and_python_env(converge: Call
         "Owner of the port is looked up",
         "Unit is enabled and started",
         "Health URL answers 200",
+        # The shared container path (roles/container_service) and the stack's waits.
+        "Data volume exists",
+        "Container is created or changed to its configuration",
+        "Container answers",
+        "Containers are started and answer",
+        "Containers started by this run report healthy",
     ):
         assert not [name for name in ran if task in name], f"{task} ran on a no-change run:\n{result.output}"
 
@@ -147,3 +155,65 @@ def test_accepted_insecure_exposure_is_warned_in_the_summary(converge: Callable[
     quiet = converge(None, "--check")
     assert quiet.rc == 0, quiet
     assert "integrador_allow_insecure_exposure is on" not in quiet.output, quiet
+
+
+def all_green(test_vars: dict[str, Any]) -> bool:
+    urls = [
+        f"http://127.0.0.1:{test_vars['app_services_api_port']}/api/health",
+        f"http://127.0.0.1:{test_vars['app_services_api_port']}/api/health/detailed",
+        f"http://127.0.0.1:{test_vars['app_services_ws_port']}/ws/health",
+        f"http://127.0.0.1:{test_vars['app_services_ws_port']}/ws/health/detailed",
+    ]
+    try:
+        return all(requests.get(url, timeout=5).status_code == 200 for url in urls)
+    except requests.RequestException:
+        return False
+
+
+def test_warm_start_starts_both_containers_in_one_module_run(
+    host: Any, docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    """Both containers and both units stopped: one integrador_wait starts both
+    containers (docker_container is not called for a container as configured),
+    the units start, and the run ends with all four endpoints green and both
+    containers healthy to Docker too."""
+    host.run(f"{USER_ENV} systemctl --user stop integrador-api.service integrador-ws.service")
+    names = (test_vars["postgres_pgvector_container_name"], test_vars["redis_container_name"])
+    for name in names:
+        docker_client.containers.get(name).stop(timeout=10)
+    result = converge()
+    assert result.rc == 0, result
+    ran = tasks_that_ran(result.output)
+    assert [name for name in ran if "Containers are started and answer" in name], ran
+    assert not [name for name in ran if "Container is created or changed" in name], ran
+    assert all_green(test_vars), result
+    for name in names:
+        assert docker_client.containers.get(name).attrs["State"]["Health"]["Status"] == "healthy", name
+    again = converge()
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def test_summary_says_the_stack_comes_back_after_a_reboot(converge: Callable[..., Any]) -> None:
+    result = converge()
+    assert result.rc == 0, result
+    assert "Reboot      comes back by itself: the containers restart by themselves" in result.output, result
+    assert "the user units are enabled and start at boot (lingering is on)" in result.output, result
+
+
+def test_laptop_restart_brings_the_stack_back_by_itself(
+    host: Any, docker_client: docker.DockerClient, test_vars: dict[str, Any]
+) -> None:
+    """A reboot of the laptop (its container restarted): no command is run, and
+    the units (enabled, lingering) and the containers (unless-stopped) are back."""
+    laptop = docker_client.containers.get(f"laptop-{os.environ['MOLECULE_SCENARIO_NAME']}")
+    laptop.restart(timeout=20)
+    # A limit only so that a broken stack fails instead of hanging the suite.
+    deadline = time.monotonic() + 180
+    while not all_green(test_vars) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert all_green(test_vars), host.run("journalctl --user -n 40 --no-pager").stdout
+    for unit in ("integrador-api.service", "integrador-ws.service"):
+        active = host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip()
+        assert active == "active", unit
+    for name in (test_vars["postgres_pgvector_container_name"], test_vars["redis_container_name"]):
+        assert docker_client.containers.get(name).status == "running", name

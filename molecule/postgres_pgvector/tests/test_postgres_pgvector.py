@@ -355,3 +355,34 @@ def test_port_outside_the_range_is_a_message_not_a_traceback(converge: Callable[
         assert result.rc != 0
         assert f"postgres_pgvector_port must be 1-65535 (got {port})" in result.output, result
         assert "Traceback" not in result.output and "OverflowError" not in result.output, result
+
+
+def ran_under(output: str, task: str) -> str:
+    """The result lines (ok, changed, fatal) under every banner of a task; empty when skipped."""
+    lines = []
+    for block in output.split("TASK [")[1:]:
+        if block.startswith(task):
+            lines += [line for line in block.splitlines() if line.startswith(("ok:", "changed:", "fatal:"))]
+    return "\n".join(lines)
+
+
+def test_stopped_container_is_started_without_docker_container_and_ends_healthy(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    """The shared container path (roles/container_service): a stopped container as
+    configured is started by integrador_wait (docker start, PostgreSQL probed every
+    0.1 s); the role alone still ends with Docker's health healthy and the database there."""
+    before = container(docker_client, test_vars)
+    before.stop(timeout=10)
+    result = converge()
+    assert result.rc == 0 and result.changed >= 1, result
+    assert "changed: [" in ran_under(result.output, "container_service : Container answers"), result
+    assert not ran_under(result.output, "container_service : Container is created or changed"), result
+    after = container(docker_client, test_vars)
+    assert after.id == before.id, "a stopped container as configured must be started, not recreated"
+    assert after.attrs["State"]["Health"]["Status"] == "healthy", after.logs(tail=30).decode()
+    with connect(test_vars) as conn, conn.cursor() as cur:
+        cur.execute("SELECT extname FROM pg_extension WHERE extname = 'vector'")
+        assert cur.fetchone() == ("vector",)
+    again = converge()
+    assert again.rc == 0 and again.changed == 0, again

@@ -1,0 +1,207 @@
+"""Readiness probes at the protocol level, standard library only (they run on
+the managed host's Python): PostgreSQL as pg_isready judges it, Redis PING
+(AUTH first when a password is set), an HTTP GET that never goes through a
+proxy, and starting a container through the Docker Engine API.
+
+Each probe returns (ready, what it saw); it never raises for a server that is
+down, starting or answering something else: that is what "not ready" means."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import struct
+import urllib.parse
+
+# A probe that hangs would hold every other target back: one round stays short.
+PROBE_TIMEOUT = 1.0
+
+
+def _connect(host: str, port: int) -> socket.socket:
+    return socket.create_connection((host.strip("[]"), port), timeout=PROBE_TIMEOUT)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("connection closed by the server")
+        data += chunk
+    return data
+
+
+def postgres(host: str, port: int, user: str = "postgres", database: str = "postgres") -> tuple[bool, str]:
+    """pg_isready's answer: a startup message, then the server's first reply.
+
+    An authentication request (R) means the server accepts connections; an
+    error means it answered too, unless it is SQLSTATE 57P03 (starting up,
+    shutting down or in recovery). A connection Docker's proxy accepts and then
+    closes (the container is not listening yet) is not ready."""
+    params = b"".join(
+        key.encode() + b"\0" + value.encode() + b"\0"
+        for key, value in (("user", user), ("database", database))
+    )
+    body = struct.pack("!I", 196608) + params + b"\0"
+    try:
+        with _connect(host, port) as sock:
+            sock.sendall(struct.pack("!I", len(body) + 4) + body)
+            kind = _recv_exactly(sock, 1)
+            length = struct.unpack("!I", _recv_exactly(sock, 4))[0]
+            payload = _recv_exactly(sock, min(max(length - 4, 0), 65536))
+            if kind == b"R":
+                # Terminate, so the server logs no broken connection when it let us in.
+                if payload[:4] == b"\0\0\0\0":
+                    sock.sendall(b"X\0\0\0\4")
+                return True, "accepting connections"
+            if kind == b"E":
+                fields = {
+                    part[:1].decode("ascii", "replace"): part[1:].decode("utf-8", "replace")
+                    for part in payload.split(b"\0")
+                    if part
+                }
+                if fields.get("C") == "57P03":
+                    return False, fields.get("M", "the database system is starting up")
+                return True, f"answering ({fields.get('M', 'error')})"
+            return False, f"unexpected reply {kind!r}"
+    except (OSError, ValueError, struct.error) as exc:
+        return False, str(exc) or type(exc).__name__
+
+
+def _resp(*words: str) -> bytes:
+    out = [f"*{len(words)}\r\n".encode()]
+    for word in words:
+        raw = word.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
+    return b"".join(out)
+
+
+def _resp_line(sock: socket.socket) -> str:
+    line = b""
+    while not line.endswith(b"\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionError("connection closed by the server")
+        line += chunk
+        if len(line) > 4096:
+            break
+    return line.decode("utf-8", "replace").strip()
+
+
+def redis(host: str, port: int, password: str = "") -> tuple[bool, str]:
+    """PING (after AUTH when a password is set) answered +PONG. A Redis still
+    loading its AOF answers -LOADING: not ready. The password goes in a RESP
+    array, so any character in it arrives as it is; it is never returned."""
+    try:
+        with _connect(host, port) as sock:
+            if password:
+                sock.sendall(_resp("AUTH", password))
+                answer = _resp_line(sock)
+                if not answer.startswith("+"):
+                    return False, f"AUTH refused: {answer[:120]}"
+            sock.sendall(_resp("PING"))
+            answer = _resp_line(sock)
+            return answer == "+PONG", answer[:120] or "no answer"
+    except OSError as exc:
+        return False, str(exc) or type(exc).__name__
+
+
+def http_get(url: str) -> tuple[bool, str]:
+    """200 from url, asked directly (never through http_proxy: the services are local)."""
+    parts = urllib.parse.urlsplit(url)
+    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = conn_class(parts.hostname or "127.0.0.1", parts.port, timeout=PROBE_TIMEOUT)
+    try:
+        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200, f"HTTP {response.status}"
+    except (OSError, http.client.HTTPException) as exc:
+        return False, str(exc) or type(exc).__name__
+    finally:
+        conn.close()
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+def docker_request(docker_host: str, method: str, path: str, timeout: float = 30.0) -> tuple[int, bytes]:
+    """One Engine API request over unix:// or tcp:// (plain HTTP)."""
+    parts = urllib.parse.urlsplit(docker_host)
+    if parts.scheme == "unix":
+        conn: http.client.HTTPConnection = _UnixConnection(parts.path, timeout)
+    elif parts.scheme in ("tcp", "http"):
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 2375, timeout=timeout)
+    else:
+        raise ValueError(
+            f"{docker_host}: only unix:// and tcp:// Docker endpoints can start a container here"
+        )
+    try:
+        conn.request(method, path, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def docker_start(docker_host: str, name: str) -> tuple[bool, str]:
+    """docker start: (changed, problem). 304 is "already running"."""
+    status, body = docker_request(docker_host, "POST", f"/containers/{urllib.parse.quote(name)}/start")
+    if status == 204:
+        return True, ""
+    if status == 304:
+        return False, ""
+    try:
+        message = json.loads(body).get("message", "")
+    except ValueError:
+        message = body.decode("utf-8", "replace")[:200]
+    return False, f"Docker could not start {name} (HTTP {status}): {message}"
+
+
+def docker_health(docker_host: str, name: str) -> tuple[bool, str]:
+    """Whether Docker's own healthcheck says healthy (a container without one: running)."""
+    try:
+        status, body = docker_request(
+            docker_host, "GET", f"/containers/{urllib.parse.quote(name)}/json", 10.0
+        )
+        state = json.loads(body).get("State", {}) if status == 200 else {}
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        return False, str(exc) or type(exc).__name__
+    if not state:
+        return False, f"no container {name} (HTTP {status})"
+    health = (state.get("Health") or {}).get("Status")
+    if health:
+        return health == "healthy", f"Docker health {health}"
+    return bool(state.get("Running")), f"Docker state {state.get('Status', '?')}"
+
+
+def docker_logs(docker_host: str, name: str, tail: int = 20) -> list[str]:
+    """The last lines of a container's log (both streams); empty when unreadable."""
+    try:
+        status, body = docker_request(
+            docker_host,
+            "GET",
+            f"/containers/{urllib.parse.quote(name)}/logs?stdout=1&stderr=1&tail={tail}",
+            10.0,
+        )
+    except (OSError, ValueError, http.client.HTTPException):
+        return []
+    if status != 200:
+        return []
+    # Without a TTY the stream is multiplexed: 8-byte frame headers.
+    out, rest = b"", body
+    while len(rest) >= 8 and rest[0] in (0, 1, 2) and rest[1:4] == b"\0\0\0":
+        size = struct.unpack("!I", rest[4:8])[0]
+        out, rest = out + rest[8 : 8 + size], rest[8 + size :]
+    out += rest
+    return out.decode("utf-8", "replace").splitlines()[-tail:]
