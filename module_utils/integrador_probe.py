@@ -1,7 +1,7 @@
 """Readiness probes at the protocol level, standard library only (they run on
 the managed host's Python): PostgreSQL as pg_isready judges it, Redis PING
 (AUTH first when a password is set), an HTTP GET that never goes through a
-proxy, and starting a container through the Docker Engine API.
+proxy, and starting a container through our Docker layer (integrador_docker).
 
 Each probe returns (ready, what it saw); it never raises for a server that is
 down, starting or answering something else: that is what "not ready" means."""
@@ -9,10 +9,11 @@ down, starting or answering something else: that is what "not ready" means."""
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 import struct
 import urllib.parse
+
+from ansible.module_utils.integrador_docker import DockerClient, DockerError
 
 # A probe that hangs would hold every other target back: one round stays short.
 PROBE_TIMEOUT = 1.0
@@ -123,62 +124,29 @@ def http_get(url: str) -> tuple[bool, str]:
         conn.close()
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
-def docker_request(docker_host: str, method: str, path: str, timeout: float = 30.0) -> tuple[int, bytes]:
-    """One Engine API request over unix:// or tcp:// (plain HTTP)."""
-    parts = urllib.parse.urlsplit(docker_host)
-    if parts.scheme == "unix":
-        conn: http.client.HTTPConnection = _UnixConnection(parts.path, timeout)
-    elif parts.scheme in ("tcp", "http"):
-        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 2375, timeout=timeout)
-    else:
-        raise ValueError(
-            f"{docker_host}: only unix:// and tcp:// Docker endpoints can start a container here"
-        )
-    try:
-        conn.request(method, path, headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+# The engine is reached through our one Docker access layer (module_utils/integrador_docker).
+def _client(docker_host: str, timeout: float) -> DockerClient:
+    return DockerClient(docker_host, "", timeout)
 
 
 def docker_start(docker_host: str, name: str) -> tuple[bool, str]:
     """docker start: (changed, problem). 304 is "already running"."""
-    status, body = docker_request(docker_host, "POST", f"/containers/{urllib.parse.quote(name)}/start")
-    if status == 204:
-        return True, ""
-    if status == 304:
-        return False, ""
     try:
-        message = json.loads(body).get("message", "")
-    except ValueError:
-        message = body.decode("utf-8", "replace")[:200]
-    return False, f"Docker could not start {name} (HTTP {status}): {message}"
+        status, _ = _client(docker_host, 30.0).request("POST", "/containers/{0}/start", name)
+    except DockerError as exc:
+        return False, f"Docker could not start {name}: {exc}"
+    return status == 204, ""
 
 
 def docker_health(docker_host: str, name: str) -> tuple[bool, str]:
     """Whether Docker's own healthcheck says healthy (a container without one: running)."""
     try:
-        status, body = docker_request(
-            docker_host, "GET", f"/containers/{urllib.parse.quote(name)}/json", 10.0
-        )
-        state = json.loads(body).get("State", {}) if status == 200 else {}
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        return False, str(exc) or type(exc).__name__
+        attrs = _client(docker_host, 10.0).inspect_container(name)
+    except DockerError as exc:
+        return False, str(exc)
+    state = (attrs or {}).get("State") or {}
     if not state:
-        return False, f"no container {name} (HTTP {status})"
+        return False, f"no container {name}"
     health = (state.get("Health") or {}).get("Status")
     if health:
         return health == "healthy", f"Docker health {health}"
@@ -186,22 +154,9 @@ def docker_health(docker_host: str, name: str) -> tuple[bool, str]:
 
 
 def docker_logs(docker_host: str, name: str, tail: int = 20) -> list[str]:
-    """The last lines of a container's log (both streams); empty when unreadable."""
+    """The last lines of a container's log (both streams, interleaved); empty when unreadable."""
     try:
-        status, body = docker_request(
-            docker_host,
-            "GET",
-            f"/containers/{urllib.parse.quote(name)}/logs?stdout=1&stderr=1&tail={tail}",
-            10.0,
-        )
-    except (OSError, ValueError, http.client.HTTPException):
+        raw = _client(docker_host, 10.0).logs(name, tail=tail)
+    except DockerError:
         return []
-    if status != 200:
-        return []
-    # Without a TTY the stream is multiplexed: 8-byte frame headers.
-    out, rest = b"", body
-    while len(rest) >= 8 and rest[0] in (0, 1, 2) and rest[1:4] == b"\0\0\0":
-        size = struct.unpack("!I", rest[4:8])[0]
-        out, rest = out + rest[8 : 8 + size], rest[8 + size :]
-    out += rest
-    return out.decode("utf-8", "replace").splitlines()[-tail:]
+    return raw.decode("utf-8", "replace").splitlines()[-tail:]
