@@ -6,7 +6,9 @@ It prepares the database once per change and once per fresh database, never more
 - with --migrations CONFIG FINGERPRINT: `alembic -c CONFIG upgrade head`, only when the
   fingerprint of the migration scripts differs from the one recorded after the last
   successful upgrade of this database;
-- with --seed COMMAND: the seed command, only when this database was never seeded.
+- with --seed COMMAND: the seed command, only when this database was never seeded
+  (claimed before it runs: an interrupted or failed seed is never run twice, and never
+  keeps the API down);
 Both marks live in the database itself (schema integrador_provisioning, outside the
 backend's own schema, so Alembic's autogenerate never sees them): they survive a
 backup and restore, and go with the volume when it is purged, so a fresh database is
@@ -30,6 +32,8 @@ SETUP = (
     " recorded_at timestamptz NOT NULL DEFAULT now())",
 )
 READ = f"SELECT name, value FROM {SCHEMA}.marks"
+# The seed's mark while it runs (then the command, or "failed (exit N): command").
+STARTED = "started: "
 WRITE = (
     f"INSERT INTO {SCHEMA}.marks (name, value) VALUES ($1, $2) "
     "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, recorded_at = now()"
@@ -116,14 +120,33 @@ def main() -> None:
             run(WRITE, ("migrations", fingerprint))
 
     if options.seed:
-        if "seed" in marks:
-            print("integrador: demo data already seeded in this database, seed not run", flush=True)
-        else:
+        seeded = marks.get("seed")
+        if seeded is None:
+            # Claimed before it runs: a start killed mid-seed (a restart of the service, a
+            # reboot) must not run it again over rows it may have committed; many seeds are
+            # not idempotent, and a seed that fails every time must not keep the API down.
+            run(WRITE, ("seed", f"{STARTED}{options.seed}"))
             print(f"integrador: seeding a fresh database: {options.seed}", flush=True)
             done = subprocess.run(["/bin/sh", "-c", options.seed], check=False)
-            if done.returncode != 0:
-                sys.exit(f"integrador: the seed command failed (exit {done.returncode}); API not started")
-            run(WRITE, ("seed", options.seed))
+            if done.returncode == 0:
+                run(WRITE, ("seed", options.seed))
+            else:
+                run(WRITE, ("seed", f"failed (exit {done.returncode}): {options.seed}"))
+                print(
+                    f"integrador: the seed command failed (exit {done.returncode}); the API starts without "
+                    "demo data, and the seed is not run again on this database (make reset gives a fresh, "
+                    "seeded one)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        elif seeded.startswith(STARTED) or seeded.startswith("failed"):
+            print(
+                f"integrador: a seed of this database did not finish ({seeded}); not run again, so no row is "
+                "doubled (make reset gives a fresh, seeded database)",
+                flush=True,
+            )
+        else:
+            print("integrador: demo data already seeded in this database, seed not run", flush=True)
 
 
 if __name__ == "__main__":
