@@ -22,10 +22,19 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
+# integrador_probe imports our Docker layer as Ansible ships it to a module
+# (ansible.module_utils.integrador_docker); the laptop's system Python has no
+# Ansible, and the layer needs none: the same file under the name it asks for.
+import integrador_docker  # noqa: E402
+
+for _package in ("ansible", "ansible.module_utils"):
+    sys.modules.setdefault(_package, types.ModuleType(_package))
+sys.modules["ansible.module_utils.integrador_docker"] = integrador_docker
 from integrador_probe import docker_start, http_get, postgres, redis  # noqa: E402
 
 S = json.loads(os.environ["BENCH"])
