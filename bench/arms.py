@@ -82,8 +82,8 @@ def old_script() -> dict[str, object]:
         time.sleep(1)
     root = S["root"]
     python = f"{root}/backend/.venv/bin/python"
-    # Step 3: the quick import test of the dependencies.
-    subprocess.run([python, "-c", "import fastapi, redis, psycopg2"], check=True)
+    # Step 3: the quick import test of the dependencies (FastAPI, SQLAlchemy and Redis, as the seed says).
+    subprocess.run([python, "-c", "import fastapi, sqlalchemy, redis"], check=True)
     env = "set -a && . backend/.env && set +a"
     pids = []
     api = (
