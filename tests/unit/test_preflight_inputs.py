@@ -225,3 +225,24 @@ def test_occupied_port_of_a_part_left_out_is_not_reported(tmp_path: Path) -> Non
     assert str(db_port) not in ws.stdout and "postgres_pgvector_port" not in ws.stdout, ws.stdout
     assert no_docker.returncode == 0, no_docker.stdout + no_docker.stderr
     assert str(db_port) not in no_docker.stdout and str(redis_port) not in no_docker.stdout, no_docker.stdout
+
+
+def test_no_role_reads_preflight_state_and_the_preflight_reads_no_other_role() -> None:
+    """The contract (issue 14), on the files: the roles take what the preflight read as their own
+    documented inputs; the preflight role names no variable of another role (its code: tasks,
+    vars, defaults; the documentation may name them)."""
+    others = ("postgres_pgvector", "redis", "python_env", "app_services", "ollama")
+    code = [
+        p
+        for part in ("tasks", "vars", "defaults", "handlers")
+        for p in (REPO / "roles").glob(f"*/{part}/*.yml")
+    ]
+    assert code
+    for path in code:
+        # Comments may say where a value comes from; the code may not read it.
+        text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+        if path.is_relative_to(REPO / "roles" / "preflight"):
+            for role in others:
+                assert f"{role}_" not in text, f"{path} reads a variable of {role}"
+        else:
+            assert "preflight_state" not in text, f"{path} reads preflight_state"
