@@ -24,18 +24,13 @@ PLAYBOOK = """
   gather_facts: false
   vars:
     redis_container_name: itest_macos_context_never_created
-    preflight_parts: [redis]
+    preflight_stack_parts: [redis]
     preflight_ports: false
     preflight_fail: true
     preflight_min_free_docker_mb: 0
   tasks:
-    - name: Settings of the redis role are loaded
-      ansible.builtin.import_role:
-        name: redis
-      tags: [never]
     - name: Preflight
-      ansible.builtin.import_role:
-        name: preflight
+      ansible.builtin.import_tasks: "@REPO@/playbooks/tasks/preflight_stack.yml"
     - name: What the roles would use
       ansible.builtin.copy:
         content: "{{ {'host': redis_docker_host, 'docker': preflight_state.docker} | to_json }}"
@@ -48,7 +43,7 @@ pytestmark = pytest.mark.skipif(not Path(ENGINE).is_socket(), reason=f"no Docker
 
 def run(home: Path, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], Path]:
     playbook = home / "playbook.yml"
-    playbook.write_text(PLAYBOOK)
+    playbook.write_text(PLAYBOOK.replace("@REPO@", str(REPO)))
     out = home / "out.json"
     base = {
         k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")

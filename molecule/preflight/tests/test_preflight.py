@@ -20,6 +20,11 @@ from conftest import PROJECT, occupied_port, run_playbook
 DEV = PROJECT / "playbooks" / "dev.yml"
 
 
+def after_preflight(result: Any) -> str:
+    """The output from the preflight's own module task on."""
+    return result.output.split("Docker, ports, checkout, Python, user manager and disk are ready", 1)[-1]
+
+
 def test_ready_laptop_passes_and_changes_nothing(converge: Callable[..., Any]) -> None:
     result = converge()
     assert result.rc == 0, result
@@ -72,7 +77,8 @@ def test_container_port_held_by_another_program_is_named(
         "postgres_pgvector_port to a free port."
     ) in result.output, result
     # dev.yml stopped at its preflight: no role ran, nothing was created.
-    assert "postgres_pgvector : " not in result.output, result
+    # (postgres_pgvector's preflight_input, a set_fact, runs before the preflight: no role task after it.)
+    assert "postgres_pgvector : " not in after_preflight(result), result
     assert not docker_client.containers.list(
         all=True, filters={"name": test_vars["postgres_pgvector_container_name"]}
     )
@@ -93,7 +99,11 @@ def test_missing_user_manager_is_explained(
     With systemd asked for by name (auto would take supervisord there)."""
     docker_client.containers.get(host.backend.host).exec_run(["useradd", "--create-home", "nopreflight"])
     result = converge(
-        {"ansible_user": "nopreflight", "preflight_parts": ["api", "ws"], "app_services_manager": "systemd"}
+        {
+            "ansible_user": "nopreflight",
+            "preflight_stack_parts": ["api", "ws"],
+            "app_services_manager": "systemd",
+        }
     )
     assert result.rc != 0, result
     assert "No systemd user session is reachable for nopreflight" in result.output, result
@@ -122,7 +132,7 @@ def test_too_little_disk_for_images_and_volumes(docker_client: docker.DockerClie
         "integrador_docker_host": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
         "postgres_pgvector_volume": volume,
         "postgres_pgvector_container_name": "itest_preflight_disk_db",
-        "preflight_parts": ["db"],
+        "preflight_stack_parts": ["db"],
         "preflight_ports": False,
         "integrador_min_free_docker_mb": free_mb + 100_000,
     }
@@ -203,7 +213,8 @@ def test_stack_beyond_loopback_without_passwords_is_refused(
         result.output
     ), result
     assert "reachable from the network with no password. Set redis_password" in result.output, result
-    assert "postgres_pgvector : " not in result.output, result
+    # (postgres_pgvector's preflight_input, a set_fact, runs before the preflight: no role task after it.)
+    assert "postgres_pgvector : " not in after_preflight(result), result
     assert not docker_client.containers.list(
         all=True, filters={"name": test_vars["postgres_pgvector_container_name"]}
     )
@@ -244,3 +255,45 @@ def test_port_held_on_ipv6_loopback_is_named(host: Any, converge: Callable[..., 
     assert result.rc != 0, result
     assert f"Port {port} on [::1] is already taken by python3 (pid" in result.output, result
     assert "Stop that program, or set redis_port to a free port." in result.output, result
+
+
+# --- issue 14: the preflight checks what the tags converge, from the roles' documented inputs ---
+
+
+def checked(result: Any) -> dict[str, Any]:
+    """What converge.yml's last task says the preflight read (names only)."""
+    line = next(line for line in result.output.splitlines() if "PREFLIGHT-CHECKED" in line)
+    return json.loads(json.loads("{" + line.strip().rstrip(",") + "}")["msg"].split(" ", 1)[1])
+
+
+def test_tags_api_and_ws_check_their_own_service_port_only(host: Any, converge: Callable[..., Any]) -> None:
+    """In the laptop, where the systemd user manager answers: both units are read, and only the
+    port of the service the tags converge is checked. An occupied gateway port stops the full run
+    and `--tags ws`, never `--tags api`; the API's port the other way round."""
+    with occupied_port(host) as port:
+        full = converge({"app_services_ws_port": port})
+        api = converge({"app_services_ws_port": port}, "--tags", "api")
+        ws = converge({"app_services_ws_port": port}, "--tags", "ws")
+        ws_free = converge({"app_services_api_port": port}, "--tags", "ws")
+    assert full.rc != 0 and "set app_services_ws_port to a free port" in full.output, full
+    assert ws.rc != 0 and "set app_services_ws_port to a free port" in ws.output, ws
+    for result in (api, ws_free):
+        assert result.rc == 0, result
+        assert str(port) not in result.output, result
+    seen = checked(api)
+    assert seen["units"] == ["integrador-api.service", "integrador-ws.service"], seen
+    assert len(seen["containers"]) == 2, seen
+    assert "(db, redis, python, api)" in api.output, api
+    assert "(redis, python, ws)" in ws_free.output, ws_free
+    assert len(checked(ws_free)["containers"]) == 1, ws_free
+
+
+def test_skip_tags_docker_checks_no_container(host: Any, converge: Callable[..., Any]) -> None:
+    with occupied_port(host) as port:
+        result = converge({"redis_port": port}, "--skip-tags", "docker")
+    assert result.rc == 0, result
+    assert str(port) not in result.output, result
+    seen = checked(result)
+    assert seen["containers"] == [], seen
+    assert seen["units"] == ["integrador-api.service", "integrador-ws.service"], seen
+    assert "(python, api, ws)" in result.output, result
