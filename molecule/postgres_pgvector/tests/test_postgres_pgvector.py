@@ -6,39 +6,31 @@ import contextlib
 import io
 import socket
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
 import psycopg2
 import pytest
-from conftest import occupied_port
+from conftest import container as shared_container
+from conftest import occupied_port, pg_connect, ran_under
 
 PROBE_TABLE = "itest_survivors"
 
 
 def connect(test_vars: dict[str, Any]) -> psycopg2.extensions.connection:
-    return psycopg2.connect(
-        host="127.0.0.1",
-        port=test_vars["postgres_pgvector_port"],
-        dbname="menu_ops",
-        user="postgres",
-        password="postgres",
-        connect_timeout=5,
-    )
+    return pg_connect(test_vars, autocommit=False)
 
 
 @pytest.fixture
 def db(test_vars: dict[str, Any]) -> Iterator[psycopg2.extensions.connection]:
-    conn = connect(test_vars)
-    conn.autocommit = True
+    conn = pg_connect(test_vars)
     yield conn
     conn.close()
 
 
 def container(client: docker.DockerClient, test_vars: dict[str, Any]) -> Any:
-    return client.containers.get(test_vars["postgres_pgvector_container_name"])
+    return shared_container(client, test_vars, "postgres_pgvector")
 
 
 def test_container_is_healthy_with_restart_policy_and_loopback_port(
@@ -169,14 +161,7 @@ NEW_PASSWORD = "itest-Pg-pass-Zq81x"  # never the default: masked and set in the
 def login(
     test_vars: dict[str, Any], password: str, host: str = "127.0.0.1"
 ) -> psycopg2.extensions.connection:
-    return psycopg2.connect(
-        host=host,
-        port=test_vars["postgres_pgvector_port"],
-        dbname="menu_ops",
-        user="postgres",
-        password=password,
-        connect_timeout=5,
-    )
+    return pg_connect(test_vars, password, host, autocommit=False)
 
 
 def task_output(output: str, name: str) -> str:
@@ -320,19 +305,7 @@ def test_ipv6_bind_address_is_published_bracketed_and_probed(
         assert again.rc == 0 and again.changed == 0, again
 
         # The preflight's port probe on an IPv6 address: a program holding the port on ::1.
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-            port = probe.getsockname()[1]
-        squatter = (
-            "import socket,time; s=socket.socket(socket.AF_INET6); "
-            f"s.bind(('::1',{port})); s.listen(); time.sleep(60)"
-        )
-        host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
-        try:
-            for _ in range(50):
-                if host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc == 0:
-                    break
-                time.sleep(0.2)
+        with occupied_port(host, "::1") as port:
             taken = converge(
                 {
                     "postgres_pgvector_bind_address": "::1",
@@ -341,8 +314,6 @@ def test_ipv6_bind_address_is_published_bracketed_and_probed(
                     + "_port6",
                 }
             )
-        finally:
-            host.run(f'pkill -f "bind.*::1.,{port}"')
         assert taken.rc != 0, taken
         assert f"Port {port} on ::1 is already taken by python3 (pid" in taken.output, taken
     finally:
@@ -355,15 +326,6 @@ def test_port_outside_the_range_is_a_message_not_a_traceback(converge: Callable[
         assert result.rc != 0
         assert f"postgres_pgvector_port must be 1-65535 (got {port})" in result.output, result
         assert "Traceback" not in result.output and "OverflowError" not in result.output, result
-
-
-def ran_under(output: str, task: str) -> str:
-    """The result lines (ok, changed, fatal) under every banner of a task; empty when skipped."""
-    lines = []
-    for block in output.split("TASK [")[1:]:
-        if block.startswith(task):
-            lines += [line for line in block.splitlines() if line.startswith(("ok:", "changed:", "fatal:"))]
-    return "\n".join(lines)
 
 
 def test_stopped_container_is_started_without_docker_container_and_ends_healthy(

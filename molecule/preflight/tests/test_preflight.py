@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -225,22 +223,8 @@ def test_insecure_exposure_can_be_accepted(converge: Callable[..., Any]) -> None
 
 
 def test_port_held_on_ipv6_loopback_is_named(host: Any, converge: Callable[..., Any]) -> None:
-    with socket.socket(socket.AF_INET6) as probe:
-        probe.bind(("::1", 0))
-        port = probe.getsockname()[1]
-    squatter = (
-        "import socket,time; s=socket.socket(socket.AF_INET6); "
-        f"s.bind(('::1',{port})); s.listen(); time.sleep(60)"
-    )
-    host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
-    try:
-        for _ in range(50):
-            if host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc == 0:
-                break
-            time.sleep(0.2)
+    with occupied_port(host, "::1") as port:
         result = converge({"integrador_bind_address": "[::1]", "redis_port": port})
-    finally:
-        host.run(f'pkill -f "bind.*::1.,{port}"')
     assert result.rc != 0, result
     assert f"Port {port} on [::1] is already taken by python3 (pid" in result.output, result
     assert "Stop that program, or set redis_port to a free port." in result.output, result

@@ -8,21 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import LaptopPaths, scenario_vars
+from conftest import read_env as read_env_file
 from dotenv import dotenv_values
 
-ROOT = "/home/dev/integrador"
-VENV = f"{ROOT}/backend/.venv"
-ENV_FILE = f"{ROOT}/backend/.env"
-REQS = f"{ROOT}/backend/requirements.txt"
+# The laptop's paths as this scenario's vars give them (molecule/conftest.py).
+PATHS = LaptopPaths.of(scenario_vars("python_env"))
+ROOT = PATHS.root
+VENV = PATHS.venv
+ENV_FILE = PATHS.env_file
+REQS = PATHS.requirements
 
 
 def read_env(host: Any) -> dict[str, str]:
-    entries = {}
-    for line in host.file(ENV_FILE).content_string.splitlines():
-        if line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            entries[key] = value
-    return entries
+    return read_env_file(host, ENV_FILE)
 
 
 def run_ok(host: Any, command: str) -> str:
@@ -196,7 +195,7 @@ HAND_SECRETS = [
 def write_env(host: Any, content: bytes) -> None:
     encoded = base64.b64encode(content).decode()
     run_ok(host, f"echo {encoded} | base64 -d > {ENV_FILE}")
-    run_ok(host, f"chown dev:dev {ENV_FILE} && chmod 600 {ENV_FILE}")
+    run_ok(host, f"chown {PATHS.user}:{PATHS.user} {ENV_FILE} && chmod 600 {ENV_FILE}")
 
 
 def dotenv_read(content: bytes, tmp_path: Path) -> dict[str, str | None]:

@@ -12,23 +12,18 @@ from typing import Any
 import docker
 import pytest
 import redis
-from conftest import run_playbook
+from conftest import container as shared_container
+from conftest import ran_under, redis_client, run_playbook
 
 KEY = "itest:survivor"
 
 
 def client(test_vars: dict[str, Any], password: str | None = None) -> redis.Redis:
-    return redis.Redis(
-        host="127.0.0.1",
-        port=test_vars["redis_port"],
-        password=password,
-        socket_timeout=5,
-        decode_responses=True,
-    )
+    return redis_client(test_vars, password)
 
 
 def container(docker_client: docker.DockerClient, test_vars: dict[str, Any]) -> Any:
-    return docker_client.containers.get(test_vars["redis_container_name"])
+    return shared_container(docker_client, test_vars, "redis")
 
 
 def test_container_is_healthy_with_restart_policy_and_loopback_port(
@@ -191,7 +186,7 @@ def test_ipv6_bind_address_is_published_bracketed(
         assert container(docker_client, test_vars).attrs["HostConfig"]["PortBindings"]["6379/tcp"] == [
             {"HostIp": "::1", "HostPort": str(test_vars["redis_port"])}
         ]
-        r = redis.Redis(host="::1", port=test_vars["redis_port"], socket_timeout=5)
+        r = redis_client(test_vars, host="::1")
         assert r.ping() is True
         again = converge({"integrador_bind_address": "[::1]"})
         assert again.rc == 0 and again.changed == 0, again
@@ -205,15 +200,6 @@ def test_port_outside_the_range_is_a_message_not_a_traceback(port: int, converge
     assert result.rc != 0
     assert f"redis_port must be 1-65535 (got {port})" in result.output, result
     assert "Traceback" not in result.output and "OverflowError" not in result.output, result
-
-
-def ran_under(output: str, task: str) -> str:
-    """The result lines (ok, changed, fatal) under every banner of a task; empty when skipped."""
-    lines = []
-    for block in output.split("TASK [")[1:]:
-        if block.startswith(task):
-            lines += [line for line in block.splitlines() if line.startswith(("ok:", "changed:", "fatal:"))]
-    return "\n".join(lines)
 
 
 def test_stopped_container_is_started_without_docker_container_and_ends_healthy(
