@@ -203,7 +203,7 @@ def occupied_port(host: Any, address: str = "127.0.0.1") -> Iterator[int]:
 def read_env(host: Any, path: str) -> dict[str, str]:
     """The KEY=value lines of a .env file on the laptop, in order, values as written."""
     lines = host.file(path).content_string.splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
 def systemctl(host: Any, *args: str) -> str:

@@ -13,9 +13,11 @@ from typing import Any
 
 import docker
 import pytest
-from conftest import PROJECT, occupied_port, run_playbook
+from conftest import PROJECT, LaptopPaths, occupied_port, run_playbook, scenario_vars
 
 DEV = PROJECT / "playbooks" / "dev.yml"
+# A folder of the user's that holds no checkout.
+NOT_A_CHECKOUT = f"{LaptopPaths.of(scenario_vars('preflight')).home}/not-a-checkout"
 
 
 def test_ready_laptop_passes_and_changes_nothing(converge: Callable[..., Any]) -> None:
@@ -29,12 +31,12 @@ def test_ready_laptop_passes_and_changes_nothing(converge: Callable[..., Any]) -
 
 
 def test_every_problem_is_reported_at_once(host: Any, converge: Callable[..., Any]) -> None:
-    host.run("mkdir -p /home/dev/not-a-checkout")
+    host.run(f"mkdir -p {NOT_A_CHECKOUT}")
     with occupied_port(host) as port:
         result = converge(
             {
                 "integrador_docker_host": "unix:///nonexistent/docker.sock",
-                "integrador_root": "/home/dev/not-a-checkout",
+                "integrador_root": NOT_A_CHECKOUT,
                 "app_services_api_port": port,
             }
         )
@@ -48,8 +50,8 @@ def test_every_problem_is_reported_at_once(host: Any, converge: Callable[..., An
     ):
         assert socket_hint in result.output, result
     assert (
-        "integrador_root /home/dev/not-a-checkout is not an Integrador checkout: expected the REST API at "
-        "/home/dev/not-a-checkout/backend/rest_api/main.py"
+        f"integrador_root {NOT_A_CHECKOUT} is not an Integrador checkout: expected the REST API at "
+        f"{NOT_A_CHECKOUT}/backend/rest_api/main.py"
     ) in result.output, result
     assert f"Port {port} on 127.0.0.1 is already taken by python3 (pid" in result.output, result
     assert (
