@@ -30,6 +30,17 @@ SHARED_VARS = PROJECT / "molecule" / "shared" / "group_vars" / "all" / "main.yml
 # What every test host command needs to reach the developer's systemd --user manager
 # (testinfra runs commands as the laptop's user, without a login session).
 USER_ENV = 'XDG_RUNTIME_DIR="/run/user/$(id -u)"'
+# The keys python_env writes to the demo backend's .env (examples/integrador), in order: its
+# settings declare these and refuse any other.
+DEMO_ENV_KEYS = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ALLOWED_ORIGINS",
+    "DEBUG",
+    "ENVIRONMENT",
+    "JWT_SECRET",
+    "TABLE_TOKEN_SECRET",
+]
 
 
 # --- settings and paths ---------------------------------------------------------------------------
@@ -197,6 +208,27 @@ def occupied_port(host: Any, address: str = "127.0.0.1") -> Iterator[int]:
         yield port
     finally:
         host.run(f"pkill -f 'bind.*{address}.,{port}'")
+
+
+@contextlib.contextmanager
+def scratch_container(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], role: str
+) -> Iterator[tuple[str, str, int]]:
+    """(name, volume, free port) for a second container of a role beside the scenario's own
+    (`<container name>_broken`, `<volume>_broken`); both are removed afterwards, whatever the test
+    made of them."""
+    name = f"{test_vars[f'{role}_container_name']}_broken"
+    volume = f"{test_vars[f'{role}_volume']}_broken"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    try:
+        yield name, volume, port
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(name).remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.volumes.get(volume).remove(force=True)
 
 
 # --- the laptop: files, user units ----------------------------------------------------------------

@@ -18,7 +18,17 @@ from typing import Any
 import docker
 import pytest
 import requests
-from conftest import USER_ENV, LaptopPaths, journal, main_pid, scenario_vars, sql, systemctl, wait_healthy
+from conftest import (
+    DEMO_ENV_KEYS,
+    USER_ENV,
+    LaptopPaths,
+    journal,
+    main_pid,
+    scenario_vars,
+    sql,
+    systemctl,
+    wait_healthy,
+)
 from dotenv import dotenv_values
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -108,15 +118,7 @@ def test_async_driver_gives_an_asyncpg_url_and_the_summary_says_why(
     env = dotenv_values(stream=io.StringIO(host.file(f"{CHECKOUT}/backend/.env").content_string))
     assert str(env["DATABASE_URL"]).startswith("postgresql+asyncpg://postgres:"), env["DATABASE_URL"]
     # Only the keys the backend declares: its settings (extra="forbid") started the API.
-    assert set(env) == {
-        "DATABASE_URL",
-        "REDIS_URL",
-        "ALLOWED_ORIGINS",
-        "DEBUG",
-        "ENVIRONMENT",
-        "JWT_SECRET",
-        "TABLE_TOKEN_SECRET",
-    }
+    assert set(env) == set(DEMO_ENV_KEYS)
     assert (
         "DATABASE_URL    postgresql+asyncpg:// (the requirements name asyncpg, backend/requirements.txt:"
         in (real_shaped.output)

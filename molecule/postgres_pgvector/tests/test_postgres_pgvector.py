@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
-import socket
 import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,7 +11,7 @@ import docker
 import psycopg2
 import pytest
 from conftest import container as shared_container
-from conftest import occupied_port, pg_connect, ran_under
+from conftest import occupied_port, pg_connect, ran_under, scratch_container
 
 PROBE_TABLE = "itest_survivors"
 
@@ -262,12 +260,7 @@ def test_container_failure_message_never_shows_the_password(
 ) -> None:
     """A container that never becomes healthy (an image without PostgreSQL): the
     message gives state and log tail; -vvv shows no password anywhere."""
-    name = f"{test_vars['postgres_pgvector_container_name']}_broken"
-    volume = f"{test_vars['postgres_pgvector_volume']}_broken"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    try:
+    with scratch_container(docker_client, test_vars, "postgres_pgvector") as (name, volume, port):
         result = converge(
             {
                 "postgres_pgvector_container_name": name,
@@ -279,11 +272,6 @@ def test_container_failure_message_never_shows_the_password(
             },
             "-vvv",
         )
-    finally:
-        with contextlib.suppress(docker.errors.NotFound):
-            docker_client.containers.get(name).remove(force=True)
-        with contextlib.suppress(docker.errors.NotFound):
-            docker_client.volumes.get(volume).remove(force=True)
     assert result.rc != 0, result
     assert f"The {name} container did not become healthy within 5 s." in result.output, result
     assert "Last log lines:" in result.output, result

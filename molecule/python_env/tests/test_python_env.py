@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LaptopPaths, scenario_vars
+from conftest import DEMO_ENV_KEYS, LaptopPaths, scenario_vars
 from conftest import read_env as read_env_file
 from dotenv import dotenv_values
 
@@ -37,18 +37,10 @@ def test_demo_backend_imports_from_the_venv(host: Any) -> None:
 
 def test_env_file_has_exactly_the_keys_private_to_the_user(host: Any, test_vars: dict[str, Any]) -> None:
     env_file = host.file(ENV_FILE)
-    assert env_file.user == "dev"
+    assert env_file.user == PATHS.user
     assert env_file.mode == 0o600
     entries = read_env(host)
-    assert list(entries) == [
-        "DATABASE_URL",
-        "REDIS_URL",
-        "ALLOWED_ORIGINS",
-        "DEBUG",
-        "ENVIRONMENT",
-        "JWT_SECRET",
-        "TABLE_TOKEN_SECRET",
-    ]
+    assert list(entries) == DEMO_ENV_KEYS
     port, redis_port = test_vars["postgres_pgvector_port"], test_vars["redis_port"]
     # The demo backend's requirements name asyncpg: the scheme follows it, unasked.
     assert entries["DATABASE_URL"] == f"postgresql+asyncpg://postgres:postgres@127.0.0.1:{port}/menu_ops"

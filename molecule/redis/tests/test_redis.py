@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import docker
 import pytest
 import redis
 from conftest import container as shared_container
-from conftest import ran_under, redis_client, run_playbook
+from conftest import ran_under, redis_client, run_playbook, scratch_container
 
 KEY = "itest:survivor"
 
@@ -135,12 +133,7 @@ def test_password_is_never_printed_even_with_vvv_and_a_failure(
 
     # A container that never becomes healthy (an image without redis-server): its
     # inspection carries --requirepass; the message gives state and log tail only.
-    name = f"{test_vars['redis_container_name']}_broken"
-    volume = f"{test_vars['redis_volume']}_broken"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    try:
+    with scratch_container(docker_client, test_vars, "redis") as (name, volume, port):
         failed = converge(
             {
                 "redis_container_name": name,
@@ -152,11 +145,6 @@ def test_password_is_never_printed_even_with_vvv_and_a_failure(
             },
             "-vvv",
         )
-    finally:
-        with contextlib.suppress(docker.errors.NotFound):
-            docker_client.containers.get(name).remove(force=True)
-        with contextlib.suppress(docker.errors.NotFound):
-            docker_client.volumes.get(volume).remove(force=True)
     assert failed.rc != 0, failed
     assert f"The {name} container did not become healthy within 5 s." in failed.output, failed
     assert "Last log lines:" in failed.output, failed
