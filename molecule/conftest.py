@@ -231,6 +231,52 @@ def scratch_container(
             docker_client.volumes.get(volume).remove(force=True)
 
 
+# --- the example playbooks of the roles' READMEs -------------------------------------------------
+EXAMPLE_BLOCK = re.compile(r"^```ya?ml\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def readme_examples(role: str) -> list[list[dict[str, Any]]]:
+    """Every example playbook in roles/<role>/README.md (its ```yaml blocks), as plays. A block
+    that is only a list of role entries (no `hosts`) is a variant of the block before it, as
+    the README reads it: that playbook with these roles."""
+    examples: list[list[dict[str, Any]]] = []
+    for block in EXAMPLE_BLOCK.findall((PROJECT / "roles" / role / "README.md").read_text()):
+        parsed = yaml.safe_load(block)
+        if all("hosts" in play for play in parsed):
+            examples.append(parsed)
+        else:
+            assert examples, f"roles/{role}/README.md: a block of role entries with no playbook before it"
+            examples.append([{**play, "roles": parsed} for play in examples[-1]])
+    assert examples, f"roles/{role}/README.md has no example playbook"
+    return examples
+
+
+def run_readme_example(plays: list[dict[str, Any]], folder: Path, *args: str) -> ConvergeResult:
+    """Run a README example for real on the scenario's laptop, which stands in for the developer's
+    machine (`hosts: localhost` becomes the inventory's hosts). The example's own settings are
+    kept; what it does not set comes from the scenario's inventory (the test images, names and
+    ports of molecule/shared/group_vars) and its own vars/main.yml."""
+    own: set[str] = set()
+    for play in plays:
+        own |= set(play.get("vars") or {})
+        for entry in play.get("roles") or []:
+            own |= set(entry.get("vars") or {}) if isinstance(entry, dict) else set()
+    laptop_plays = [
+        {**play, "hosts": "all" if play["hosts"] == "localhost" else play["hosts"]} for play in plays
+    ]
+    playbook = folder / "readme_example.yml"
+    playbook.write_text(yaml.safe_dump(laptop_plays, sort_keys=False))
+    extra: list[str] = []
+    scenario_file = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "vars" / "main.yml"
+    if scenario_file.is_file():
+        settings = {
+            k: v for k, v in (yaml.safe_load(scenario_file.read_text()) or {}).items() if k not in own
+        }
+        (folder / "scenario_vars.yml").write_text(yaml.safe_dump(settings))
+        extra = ["-e", f"@{folder / 'scenario_vars.yml'}"]
+    return run_playbook(playbook, None, *extra, *args)
+
+
 # --- the laptop: files, user units ----------------------------------------------------------------
 def read_env(host: Any, path: str) -> dict[str, str]:
     """The KEY=value lines of a .env file on the laptop, in order, values as written."""

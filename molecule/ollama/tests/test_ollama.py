@@ -16,7 +16,15 @@ from typing import Any
 
 import docker
 import pytest
-from conftest import PROJECT, ConvergeResult, occupied_port, run_playbook, scenario_vars
+from conftest import (
+    PROJECT,
+    ConvergeResult,
+    occupied_port,
+    readme_examples,
+    run_playbook,
+    run_readme_example,
+    scenario_vars,
+)
 
 VARS = Path(__file__).resolve().parents[1] / "vars" / "main.yml"
 # The scenario's own settings (vars.yml over the shared test vars, as molecule/conftest.py renders them).
@@ -229,6 +237,22 @@ def test_native_mode_starts_nothing_and_pulls_the_missing_models(
     gone = converge_ollama({**native, "ollama_ready_timeout": 1})
     assert gone.rc != 0, gone
     assert f"Ollama did not answer at http://127.0.0.1:{NATIVE_PORT}/api/version" in gone.output, gone
+
+
+def test_readme_examples_run_as_written(docker_client: docker.DockerClient, tmp_path: Path) -> None:
+    """roles/ollama/README.md's examples (a container, and the native app), on this laptop with
+    this scenario's double: the model they ask for is there, so they pull and change nothing."""
+    before = pulls(docker_client)
+    examples = readme_examples("ollama")
+    assert [e[0]["roles"][0]["vars"].get("ollama_mode", "container") for e in examples] == [
+        "container",
+        "native",
+    ]
+    for example in examples:
+        result = run_readme_example(example, tmp_path)
+        assert result.rc == 0 and result.changed == 0, result
+    assert pulls(docker_client) == before
+    assert docker_client.containers.get(SETTINGS["ollama_container_name"]).status == "running"
 
 
 def day2(name: str, *args: str) -> ConvergeResult:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import textwrap
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
 import psycopg2
 import pytest
 from conftest import container as shared_container
-from conftest import occupied_port, pg_connect, ran_under, scratch_container
+from conftest import (
+    occupied_port,
+    pg_connect,
+    ran_under,
+    readme_examples,
+    redis_client,
+    run_readme_example,
+    scratch_container,
+)
 
 PROBE_TABLE = "itest_survivors"
 
@@ -336,3 +346,31 @@ def test_stopped_container_is_started_without_docker_container_and_ends_healthy(
         assert cur.fetchone() == ("vector",)
     again = converge()
     assert again.rc == 0 and again.changed == 0, again
+
+
+def test_readme_example_runs_as_written(test_vars: dict[str, Any], tmp_path: Path) -> None:
+    """roles/postgres_pgvector/README.md's example playbook, on this laptop: its port is this
+    scenario's (15432), so it finds the database converged and changes nothing."""
+    for example in readme_examples("postgres_pgvector"):
+        result = run_readme_example(example, tmp_path)
+        assert result.rc == 0 and result.changed == 0, result
+    with connect(test_vars) as conn, conn.cursor() as cur:
+        cur.execute("SELECT extname FROM pg_extension WHERE extname = 'vector'")
+        assert cur.fetchone() == ("vector",)
+
+
+def test_preflight_readme_example_runs_as_written(
+    docker_client: docker.DockerClient, test_vars: dict[str, Any], tmp_path: Path
+) -> None:
+    """roles/preflight/README.md's example (the preflight, then both container roles): this
+    scenario's database is there, its Redis is made by the example and removed afterwards."""
+    try:
+        for example in readme_examples("preflight"):
+            result = run_readme_example(example, tmp_path)
+            assert result.rc == 0, result
+            assert redis_client(test_vars).ping() is True
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(test_vars["redis_container_name"]).remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.volumes.get(test_vars["redis_volume"]).remove(force=True)

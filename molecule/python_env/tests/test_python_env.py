@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEMO_ENV_KEYS, LaptopPaths, scenario_vars
+from conftest import DEMO_ENV_KEYS, LaptopPaths, readme_examples, run_readme_example, scenario_vars
 from conftest import read_env as read_env_file
 from dotenv import dotenv_values
 
@@ -283,3 +283,18 @@ def test_scheme_follows_the_driver_the_requirements_include(host: Any, converge:
     assert result.rc == 0, result
     assert read_env(host)["DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert "the requirements name asyncpg (backend/requirements.txt:" in result.output, result
+
+
+def test_readme_example_runs_as_written(host: Any, tmp_path: Path) -> None:
+    """roles/python_env/README.md's example, on this laptop: its integrador_root
+    (~/src/integrador) is this scenario's checkout, linked there, so it finds the virtualenv
+    and .env made and changes nothing."""
+    before = host.file(ENV_FILE).content
+    run_ok(host, f"mkdir -p {PATHS.home}/src && ln -sfn {ROOT} {PATHS.home}/src/integrador")
+    try:
+        for example in readme_examples("python_env"):
+            result = run_readme_example(example, tmp_path)
+            assert result.rc == 0 and result.changed == 0, result
+    finally:
+        run_ok(host, f"rm -f {PATHS.home}/src/integrador && rmdir {PATHS.home}/src")
+    assert host.file(ENV_FILE).content == before

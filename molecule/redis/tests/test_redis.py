@@ -11,7 +11,14 @@ import docker
 import pytest
 import redis
 from conftest import container as shared_container
-from conftest import ran_under, redis_client, run_playbook, scratch_container
+from conftest import (
+    ran_under,
+    readme_examples,
+    redis_client,
+    run_playbook,
+    run_readme_example,
+    scratch_container,
+)
 
 KEY = "itest:survivor"
 
@@ -208,3 +215,16 @@ def test_stopped_container_is_started_without_docker_container_and_ends_healthy(
     assert client(test_vars).ping() is True
     again = converge()
     assert again.rc == 0 and again.changed == 0, again
+
+
+def test_readme_example_runs_as_written(
+    test_vars: dict[str, Any], converge: Callable[..., Any], tmp_path: Path
+) -> None:
+    """roles/redis/README.md's example playbook, on this laptop: its own redis_maxmemory is applied."""
+    try:
+        for example in readme_examples("redis"):
+            result = run_readme_example(example, tmp_path)
+            assert result.rc == 0, result
+            assert client(test_vars).config_get("maxmemory") == {"maxmemory": str(512 * 1024 * 1024)}
+    finally:
+        assert converge().rc == 0
