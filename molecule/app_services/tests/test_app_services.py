@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -21,7 +22,9 @@ from conftest import (
     journal,
     main_pid,
     occupied_port,
+    readme_examples,
     redis_client,
+    run_readme_example,
     scenario_vars,
     systemctl,
     wait_healthy,
@@ -351,3 +354,21 @@ def test_ipv6_loopback_bind_address(
         restored = converge({}, "--tags", "api,ws")
     assert restored.rc == 0, restored
     assert host.socket(f"tcp://127.0.0.1:{ports[0]}").is_listening
+
+
+def test_readme_example_runs_as_written(
+    host: Any, api: str, gateway: str, converge: Callable[..., Any], tmp_path: Path
+) -> None:
+    """roles/app_services/README.md's example (python_env, then the services), on this laptop:
+    its integrador_root (~/src/integrador) is this scenario's checkout, linked there; both
+    services answer afterwards. The scenario's own converge puts the units back."""
+    host.run(f"mkdir -p {PATHS.home}/src && ln -sfn {PATHS.root} {PATHS.home}/src/integrador")
+    try:
+        for example in readme_examples("app_services"):
+            result = run_readme_example(example, tmp_path)
+            assert result.rc == 0, result
+            assert wait_healthy(api + "/api/health", timeout=60), journal(host, API_UNIT)
+            assert wait_healthy(gateway + "/ws/health", timeout=60), journal(host, WS_UNIT)
+    finally:
+        assert converge().rc == 0
+        host.run(f"rm -f {PATHS.home}/src/integrador && rmdir {PATHS.home}/src")
