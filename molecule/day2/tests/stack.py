@@ -34,7 +34,7 @@ VENV_PYTHON = PATHS.venv_python
 # integrador_state_dir's default: the run lock and restore.yml's journal.
 STATE = PATHS.state_dir
 LAPTOP = "laptop-day2"
-# USER_ENV, sql and unit_state are molecule/conftest.py's, named here for the tests of this folder.
+# Re-exported from molecule/conftest.py: the tests of this folder import them from here.
 __all__ = ["USER_ENV", "sql", "unit_state"]
 
 

@@ -359,6 +359,11 @@ def test_readme_example_runs_as_written(test_vars: dict[str, Any], tmp_path: Pat
         assert cur.fetchone() == ("vector",)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14: the preflight still needs app_services' settings ('app_services_manager' is "
+    "undefined in a play of the preflight and the container roles); remove this mark with that fix",
+)
 def test_preflight_readme_example_runs_as_written(
     docker_client: docker.DockerClient, test_vars: dict[str, Any], tmp_path: Path
 ) -> None:
