@@ -9,7 +9,6 @@ still there, byte for byte; the rebuild test builds a real virtualenv with `pyth
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_adhoc import run_module
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE = Path(sys.executable).with_name("ansible")
@@ -61,27 +61,17 @@ def world(tmp_path: Path) -> dict[str, Path]:
 def ansible(world: dict[str, Path], module: str, args: dict[str, Any], check: bool = False) -> dict[str, Any]:
     """One real ad-hoc run of our module on localhost; its result."""
     env = dict(
-        os.environ,
         HOME=str(world["home"]),
         # Ansible's own scratch files go elsewhere, so the home snapshot sees only the module.
         ANSIBLE_HOME=str(world["scratch"]),
         ANSIBLE_LOCAL_TEMP=str(world["scratch"]),
         ANSIBLE_REMOTE_TEMP=str(world["scratch"]),
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="json",
     )
-    cmd = [str(ANSIBLE), "localhost", "-i", "localhost,", "-c", "local", "-m", module]
-    cmd += ["-a", json.dumps(args), "-e", f"ansible_python_interpreter={sys.executable}"]
-    if check:
-        cmd.append("--check")
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    try:
-        # The JSON document, then the timer callback's line.
-        out, _ = json.JSONDecoder().raw_decode(proc.stdout)
-    except ValueError:
-        pytest.fail(f"ansible printed no JSON (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    done = run_module(module, args, *(["--check"] if check else []), env=env, cwd=REPO)
+    if not done.result:
+        pytest.fail(f"ansible printed no JSON (exit {done.rc}):\n{done.output}")
+    return done.result
 
 
 def python_env(world: dict[str, Path], venv: str, check: bool = False) -> dict[str, Any]:

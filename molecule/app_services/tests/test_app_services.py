@@ -11,46 +11,31 @@ import json
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
-import redis
 import requests
-from conftest import occupied_port
+from conftest import (
+    LaptopPaths,
+    journal,
+    main_pid,
+    occupied_port,
+    readme_examples,
+    redis_client,
+    run_readme_example,
+    scenario_vars,
+    systemctl,
+    wait_healthy,
+)
 from dotenv import dotenv_values
 from websockets.sync.client import connect as ws_connect
 
 API_UNIT = "integrador-api.service"
 WS_UNIT = "integrador-ws.service"
-USER_ENV = "XDG_RUNTIME_DIR=/run/user/1000"
-
-
-def systemctl(host: Any, *args: str) -> str:
-    """systemctl --user as the developer (the test host's user), stdout stripped."""
-    return host.run(f"{USER_ENV} systemctl --user {' '.join(args)}").stdout.strip()
-
-
-def journal(host: Any, unit: str, lines: int = 40) -> str:
-    out = host.run(f"{USER_ENV} journalctl --user --unit {unit} --lines {lines} --no-pager").stdout
-    return f"\n--- journal of {unit} ---\n{out}"
-
-
-def main_pid(host: Any, unit: str) -> int:
-    return int(systemctl(host, "show", "--property=MainPID", "--value", unit) or 0)
-
-
-def wait_healthy(url: str, timeout: float = 20) -> requests.Response | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(url, timeout=3)
-            if response.status_code == 200:
-                return response
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    return None
+# The laptop's paths as this scenario's vars give them (molecule/conftest.py).
+PATHS = LaptopPaths.of(scenario_vars("app_services"))
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +48,7 @@ def laptop(host: Any, docker_client: docker.DockerClient) -> Any:
 def test_unit_is_active_and_enabled(host: Any, unit: str) -> None:
     assert systemctl(host, "is-active", unit) == "active", journal(host, unit)
     assert systemctl(host, "is-enabled", unit) == "enabled", journal(host, unit)
-    path = f"/home/dev/.config/systemd/user/{unit}"
+    path = f"{PATHS.units_dir}/{unit}"
     assert host.file(path).user == "dev"
     assert "Restart=on-failure" in host.file(path).content_string
 
@@ -111,7 +96,7 @@ def test_redis_message_reaches_a_websocket_client(host: Any, test_vars: dict[str
     with ws_connect(url, open_timeout=10) as client:
         hello = json.loads(client.recv(timeout=10))
         assert hello["type"] == "subscribed", hello
-        with redis.Redis(host="127.0.0.1", port=test_vars["redis_port"], socket_timeout=5) as publisher:
+        with redis_client(test_vars) as publisher:
             receivers = publisher.publish(hello["channel"], message)
         assert receivers >= 1, journal(host, WS_UNIT)
         assert client.recv(timeout=10) == message, journal(host, WS_UNIT)
@@ -146,7 +131,7 @@ def test_port_taken_by_another_program_is_named(host: Any, converge: Callable[..
 
 def test_tags_api_restarts_the_api_only(host: Any, api: str, converge: Callable[..., Any]) -> None:
     api_pid, gateway_pid = main_pid(host, API_UNIT), main_pid(host, WS_UNIT)
-    marker = "/home/dev/.cache/integrador-pre-start-ran"
+    marker = f"{PATHS.home}/.cache/integrador-pre-start-ran"
     pre_start = [f"mkdir -p $(dirname {marker}) && python -c 'import integrador_settings' && touch {marker}"]
     changed = {"app_services_reload": False, "app_services_api_pre_start": pre_start}
     try:
@@ -199,8 +184,8 @@ def test_missing_user_manager_is_explained(laptop: Any, converge: Callable[..., 
             "ansible_user": "nomanager",
             "app_services_manager": "systemd",
             # python_env (tag python) is skipped: its results are given.
-            "python_env_venv_path": "/home/dev/integrador/backend/.venv",
-            "python_env_env_file_path": "/home/dev/integrador/backend/.env",
+            "python_env_venv_path": PATHS.venv,
+            "python_env_env_file_path": PATHS.env_file,
         },
         "--tags",
         "api",
@@ -215,7 +200,7 @@ def test_missing_user_manager_is_explained(laptop: Any, converge: Callable[..., 
 
 # --- The services see what the file says --------------------------------------
 
-ENV_FILE = "/home/dev/integrador/backend/.env"
+ENV_FILE = PATHS.env_file
 PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
 # Written by hand as a developer would: a quoted PEM over several lines, `$`, `#`,
 # backslashes and both quote kinds, an `export` line.
@@ -305,7 +290,7 @@ def test_services_see_exactly_what_python_dotenv_reads(
         # No value of .env is in the units, neither in their files nor in what systemd loaded.
         secret = dotenv_of(edited)["JWT_SECRET"]
         for unit in (API_UNIT, WS_UNIT):
-            unit_file = host.file(f"/home/dev/.config/systemd/user/{unit}").content_string
+            unit_file = host.file(f"{PATHS.units_dir}/{unit}").content_string
             loaded = systemctl(host, "show", "--property=Environment,ExecStart,ExecStartPre", unit)
             for text in (unit_file, loaded):
                 assert PEM_BODY not in text and secret not in text and "pa$$word" not in text, unit
@@ -369,3 +354,21 @@ def test_ipv6_loopback_bind_address(
         restored = converge({}, "--tags", "api,ws")
     assert restored.rc == 0, restored
     assert host.socket(f"tcp://127.0.0.1:{ports[0]}").is_listening
+
+
+def test_readme_example_runs_as_written(
+    host: Any, api: str, gateway: str, converge: Callable[..., Any], tmp_path: Path
+) -> None:
+    """roles/app_services/README.md's example (python_env, then the services), on this laptop:
+    its integrador_root (~/src/integrador) is this scenario's checkout, linked there; both
+    services answer afterwards. The scenario's own converge puts the units back."""
+    host.run(f"mkdir -p {PATHS.home}/src && ln -sfn {PATHS.root} {PATHS.home}/src/integrador")
+    try:
+        for example in readme_examples("app_services"):
+            result = run_readme_example(example, tmp_path)
+            assert result.rc == 0, result
+            assert wait_healthy(api + "/api/health", timeout=60), journal(host, API_UNIT)
+            assert wait_healthy(gateway + "/ws/health", timeout=60), journal(host, WS_UNIT)
+    finally:
+        assert converge().rc == 0
+        host.run(f"rm -f {PATHS.home}/src/integrador && rmdir {PATHS.home}/src")

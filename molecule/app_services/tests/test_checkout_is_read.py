@@ -16,16 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import psycopg2
 import pytest
 import requests
+from conftest import (
+    DEMO_ENV_KEYS,
+    USER_ENV,
+    LaptopPaths,
+    journal,
+    main_pid,
+    scenario_vars,
+    sql,
+    systemctl,
+    wait_healthy,
+)
 from dotenv import dotenv_values
 
 PROJECT = Path(__file__).resolve().parents[3]
 DEMO = PROJECT / "examples" / "integrador"
-CHECKOUT = "/home/dev/realshape"
+# The laptop's paths as this scenario's vars give them (molecule/conftest.py).
+PATHS = LaptopPaths.of(scenario_vars("app_services"))
+CHECKOUT = f"{PATHS.home}/realshape"
 API_UNIT = "integrador-api.service"
-USER_ENV = "XDG_RUNTIME_DIR=/run/user/1000"
 SKIPPED = {".venv", "venv", "__pycache__", ".env"}
 SEEDED_NAMES = ["Milanesa napolitana", "Empanadas de carne", "Flan con dulce de leche"]
 
@@ -73,45 +84,16 @@ def journal_cursor(host: Any) -> str:
     return out.rsplit("-- cursor: ", 1)[1].strip()
 
 
-def db(test_vars: dict[str, Any]) -> Any:
-    connection = psycopg2.connect(
-        host="127.0.0.1",
-        port=test_vars["postgres_pgvector_port"],
-        user="postgres",
-        password="postgres",
-        dbname="menu_ops",
-        connect_timeout=5,
-    )
-    connection.autocommit = True
-    return connection
-
-
-def query(test_vars: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
-    with db(test_vars) as connection, connection.cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchall() if cursor.description else []
-
-
 def drop_what_the_checkout_made(test_vars: dict[str, Any]) -> None:
     """What a purge of the volume would take: the checkout's tables and our marks."""
-    query(test_vars, "DROP SCHEMA IF EXISTS integrador_provisioning CASCADE")
-    query(test_vars, "DROP TABLE IF EXISTS menu_items, alembic_version")
+    sql(test_vars, "DROP SCHEMA IF EXISTS integrador_provisioning CASCADE")
+    sql(test_vars, "DROP TABLE IF EXISTS menu_items, alembic_version")
 
 
 def restart_api(host: Any, api: str) -> None:
     assert host.run(f"{USER_ENV} systemctl --user restart {API_UNIT}").rc == 0
-    wait = host.run(f"{USER_ENV} systemctl --user is-active {API_UNIT}")
-    assert wait.stdout.strip() == "active", host.run(
-        f"{USER_ENV} journalctl --user -u {API_UNIT} -n 40"
-    ).stdout
-    for _ in range(120):
-        try:
-            if requests.get(f"{api}/api/health", timeout=3).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        host.run("sleep 0.5")
-    raise AssertionError("the API did not answer after its restart")
+    assert systemctl(host, "is-active", API_UNIT) == "active", journal(host, API_UNIT)
+    assert wait_healthy(f"{api}/api/health", timeout=60), "the API did not answer after its restart"
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +101,7 @@ def real_shaped(
     host: Any, docker_client: docker.DockerClient, converge: Callable[..., Any], test_vars: dict[str, Any]
 ) -> Iterator[Any]:
     laptop = docker_client.containers.get(host.backend.host)
-    assert laptop.put_archive("/home/dev", tar_of_demo())
+    assert laptop.put_archive(PATHS.home, tar_of_demo())
     drop_what_the_checkout_made(test_vars)
     result = converge({"integrador_root": CHECKOUT})
     yield result
@@ -136,15 +118,7 @@ def test_async_driver_gives_an_asyncpg_url_and_the_summary_says_why(
     env = dotenv_values(stream=io.StringIO(host.file(f"{CHECKOUT}/backend/.env").content_string))
     assert str(env["DATABASE_URL"]).startswith("postgresql+asyncpg://postgres:"), env["DATABASE_URL"]
     # Only the keys the backend declares: its settings (extra="forbid") started the API.
-    assert set(env) == {
-        "DATABASE_URL",
-        "REDIS_URL",
-        "ALLOWED_ORIGINS",
-        "DEBUG",
-        "ENVIRONMENT",
-        "JWT_SECRET",
-        "TABLE_TOKEN_SECRET",
-    }
+    assert set(env) == set(DEMO_ENV_KEYS)
     assert (
         "DATABASE_URL    postgresql+asyncpg:// (the requirements name asyncpg, backend/requirements.txt:"
         in (real_shaped.output)
@@ -163,19 +137,19 @@ def test_migrations_ran_once_and_the_seed_once(
         "Seed            `python seed.py` once per fresh database (found backend/seed.py)"
         in real_shaped.output
     )
-    assert query(test_vars, "SELECT version_num FROM alembic_version") == [("0001_menu_items",)]
+    assert sql(test_vars, "SELECT version_num FROM alembic_version") == [("0001_menu_items",)]
     menu = requests.get(f"{api}/api/menu", timeout=10)
     assert menu.status_code == 200, menu.text
     assert [item["name"] for item in menu.json()] == SEEDED_NAMES
-    marks = dict(query(test_vars, "SELECT name, recorded_at FROM integrador_provisioning.marks"))
+    marks = dict(sql(test_vars, "SELECT name, recorded_at FROM integrador_provisioning.marks"))
     assert set(marks) == {"migrations", "seed"}
 
     # A second converge changes nothing and starts nothing: no alembic, no seed.
     cursor = journal_cursor(host)
-    pid = host.run(f"{USER_ENV} systemctl --user show -p MainPID --value {API_UNIT}").stdout.strip()
+    pid = main_pid(host, API_UNIT)
     again = converge({"integrador_root": CHECKOUT})
     assert again.rc == 0 and again.changed == 0, again
-    assert host.run(f"{USER_ENV} systemctl --user show -p MainPID --value {API_UNIT}").stdout.strip() == pid
+    assert main_pid(host, API_UNIT) == pid
     assert "integrador:" not in journal_since(host, cursor)
 
     # A restart (a crash, a reboot) finds both marks current: one query, nothing run.
@@ -186,7 +160,7 @@ def test_migrations_ran_once_and_the_seed_once(
     assert "already seeded in this database, seed not run" in seen, seen
     assert "upgrade head (fingerprint" not in seen and "seeding a fresh database" not in seen, seen
     assert [row["name"] for row in requests.get(f"{api}/api/menu", timeout=10).json()] == SEEDED_NAMES
-    assert dict(query(test_vars, "SELECT name, recorded_at FROM integrador_provisioning.marks")) == marks
+    assert dict(sql(test_vars, "SELECT name, recorded_at FROM integrador_provisioning.marks")) == marks
 
 
 def test_changed_migrations_are_applied_by_the_next_converge(
@@ -206,7 +180,7 @@ def test_changed_migrations_are_applied_by_the_next_converge(
     seen = journal_since(host, cursor)
     assert "upgrade head (fingerprint" in seen, seen
     assert "seeding a fresh database" not in seen, seen
-    assert query(test_vars, "SELECT version_num FROM alembic_version") == [("0002_menu_item_notes",)]
+    assert sql(test_vars, "SELECT version_num FROM alembic_version") == [("0002_menu_item_notes",)]
     assert len(requests.get(f"{api}/api/menu", timeout=10).json()) == len(SEEDED_NAMES)
 
 

@@ -12,16 +12,30 @@ import docker
 import psycopg2
 import redis
 import requests
-from conftest import PROJECT, ConvergeResult, run_playbook
+from conftest import (
+    PROJECT,
+    USER_ENV,
+    ConvergeResult,
+    LaptopPaths,
+    pg_connect,
+    redis_client,
+    run_playbook,
+    scenario_vars,
+    sql,
+    unit_state,
+)
 
-USER_ENV = "XDG_RUNTIME_DIR=/run/user/1000"
 UNITS = ("integrador-api.service", "integrador-ws.service")
-BACKUPS = "/home/dev/integrador-backups"
-ENV_FILE = "/home/dev/integrador/backend/.env"
-VENV_PYTHON = "/home/dev/integrador/backend/.venv/bin/python"
+# The laptop's paths as this scenario's vars give them (molecule/conftest.py).
+PATHS = LaptopPaths.of(scenario_vars("day2"))
+BACKUPS = PATHS.backups
+ENV_FILE = PATHS.env_file
+VENV_PYTHON = PATHS.venv_python
 # integrador_state_dir's default: the run lock and restore.yml's journal.
-STATE = "/home/dev/.local/state/integrador"
+STATE = PATHS.state_dir
 LAPTOP = "laptop-day2"
+# Re-exported from molecule/conftest.py: the tests of this folder import them from here.
+__all__ = ["USER_ENV", "sql", "unit_state"]
 
 
 def play(name: str, extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
@@ -30,32 +44,11 @@ def play(name: str, extra_vars: dict[str, Any] | None = None, *args: str) -> Con
 
 
 def pg(test_vars: dict[str, Any], dbname: str = "menu_ops") -> psycopg2.extensions.connection:
-    conn = psycopg2.connect(
-        host="127.0.0.1",
-        port=test_vars["postgres_pgvector_port"],
-        dbname=dbname,
-        user="postgres",
-        password="postgres",
-        connect_timeout=5,
-    )
-    conn.autocommit = True
-    return conn
-
-
-def sql(test_vars: dict[str, Any], query: str) -> list[tuple[Any, ...]]:
-    conn = pg(test_vars)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
+    return pg_connect(test_vars, dbname=dbname)
 
 
 def kv(test_vars: dict[str, Any]) -> redis.Redis:
-    return redis.Redis(
-        host="127.0.0.1", port=test_vars["redis_port"], socket_timeout=5, decode_responses=True
-    )
+    return redis_client(test_vars)
 
 
 def wait_healthy(docker_client: docker.DockerClient, name: str, timeout: float = 60) -> None:
@@ -88,12 +81,6 @@ def endpoints_answer(test_vars: dict[str, Any], timeout: float = 60) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"services not answering within {timeout} s: {dict(zip(urls, codes, strict=True))}")
-
-
-def unit_state(host: Any, unit: str) -> tuple[str, str]:
-    active = host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip()
-    enabled = host.run(f"{USER_ENV} systemctl --user is-enabled {unit}").stdout.strip()
-    return active, enabled
 
 
 def laptop_files(docker_client: docker.DockerClient, *paths: str) -> list[str]:

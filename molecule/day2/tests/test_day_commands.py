@@ -12,16 +12,11 @@ import uuid
 from typing import Any
 
 import requests
+from conftest import main_pid
 from make import describe, make, make_command, make_env
 from stack import BACKUPS, UNITS, USER_ENV, endpoints_answer, sql
 
 API, WS = UNITS
-
-
-def main_pid(host: Any, unit: str) -> int:
-    return int(
-        host.run(f"{USER_ENV} systemctl --user show --property=MainPID --value {unit}").stdout.strip() or 0
-    )
 
 
 def pids(host: Any) -> tuple[int, int]:

@@ -20,13 +20,14 @@ import psycopg2
 import pytest
 import requests
 import yaml
+from conftest import read_env, systemctl
 from make import describe, make
-from stack import BACKUPS, ENV_FILE, UNITS, USER_ENV, endpoints_answer, sql
+from stack import BACKUPS, ENV_FILE, PATHS, UNITS, USER_ENV, endpoints_answer, sql
 
-ROOT_B = "/home/dev/integrador-b"
+ROOT_B = f"{PATHS.root}-b"
 UNITS_B = ("integrador-b-api.service", "integrador-b-ws.service")
-BACKUPS_B = "/home/dev/integrador-b-backups"
-STATE_B = "/home/dev/.local/state/integrador-b"
+BACKUPS_B = f"{PATHS.home}/integrador-b-backups"
+STATE_B = f"{PATHS.state_dir}-b"
 SHIFT = 5
 
 
@@ -56,7 +57,7 @@ def b_args(
     virtualenv, .env and fingerprints); ARGS for make. Anything b left is removed afterwards."""
     settings = settings_b(test_vars)
     copy = host.run(
-        f"rm -rf {ROOT_B} && cp -a /home/dev/integrador {ROOT_B}"
+        f"rm -rf {ROOT_B} && cp -a {PATHS.root} {ROOT_B}"
         f" && rm -rf {ROOT_B}/backend/.venv {ROOT_B}/backend/venv {ROOT_B}/backend/.env"
         f" && find {ROOT_B}/backend -maxdepth 1 -name '.integrador*' -exec rm -rf {{}} +"
     )
@@ -85,11 +86,6 @@ def b_vars(test_vars: dict[str, Any]) -> dict[str, Any]:
     return {**test_vars, **settings_b(test_vars)}
 
 
-def env_values(host: Any, path: str) -> dict[str, str]:
-    lines = host.file(path).content_string.splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-
-
 def test_both_instances_are_up_and_healthy_side_by_side(
     host: Any, test_vars: dict[str, Any], b_args: str
 ) -> None:
@@ -103,7 +99,7 @@ def test_both_instances_are_up_and_healthy_side_by_side(
         requests.get(f"http://127.0.0.1:{vb['app_services_ws_port']}/ws/health", timeout=5).status_code == 200
     )
     for unit in UNITS + UNITS_B:
-        assert host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip() == "active", unit
+        assert systemctl(host, "is-active", unit) == "active", unit
     # b's services run from b's checkout and its own virtualenv.
     api_b = host.run(f"{USER_ENV} systemctl --user show --property=ExecStart --value {UNITS_B[0]}").stdout
     assert f"{ROOT_B}/backend/.venv/bin/python" in api_b
@@ -130,7 +126,7 @@ def test_each_instance_has_its_own_data_and_secrets(
     sql(vb, "CREATE TABLE itest_instance_b_probe (v text)")
     assert sql(test_vars, "SELECT to_regclass('itest_instance_b_probe')") == [(None,)]
 
-    default_env, b_env = env_values(host, ENV_FILE), env_values(host, f"{ROOT_B}/backend/.env")
+    default_env, b_env = read_env(host, ENV_FILE), read_env(host, f"{ROOT_B}/backend/.env")
     for secret in ("JWT_SECRET", "TABLE_TOKEN_SECRET"):
         assert default_env[secret] and b_env[secret] and default_env[secret] != b_env[secret], secret
     # Each .env points at its own database and Redis.
@@ -164,13 +160,13 @@ def test_purging_one_instance_leaves_the_other_healthy_with_its_data(
         with pytest.raises(docker.errors.NotFound):
             docker_client.volumes.get(name)
     for unit in UNITS_B:
-        assert host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip() != "active", unit
+        assert systemctl(host, "is-active", unit) != "active", unit
     with pytest.raises(psycopg2.OperationalError):
         sql(vb, "SELECT 1")
 
     # The default stack did not notice.
     endpoints_answer(test_vars)
     for unit in UNITS:
-        assert host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip() == "active", unit
+        assert systemctl(host, "is-active", unit) == "active", unit
     assert sql(test_vars, "SELECT v FROM itest_instance_probe") == [("default only",)]
     assert host.file(ENV_FILE).is_file

@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 import docker
-from stack import UNITS, USER_ENV, endpoints_answer, play, wait_healthy
+from stack import PATHS, UNITS, USER_ENV, endpoints_answer, play, wait_healthy
 
-VENV = "/home/dev/integrador/backend/.venv"
+VENV = PATHS.venv
 SINCE = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
 
 
@@ -69,7 +69,7 @@ def test_stopped_container_is_reported_and_exit_status_nonzero(
 def test_unit_that_is_not_installed_is_reported_without_failing(host: Any, test_vars: dict[str, Any]) -> None:
     unit = UNITS[1]
     url = f"http://127.0.0.1:{test_vars['app_services_ws_port']}/ws/health"
-    path = f"/home/dev/.config/systemd/user/{unit}"
+    path = f"{PATHS.units_dir}/{unit}"
     host.run_test(f"{USER_ENV} systemctl --user stop {unit}")
     host.run_test(f"mv {path} {path}.away && {USER_ENV} systemctl --user daemon-reload")
     try:

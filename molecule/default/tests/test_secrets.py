@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import LaptopPaths, scenario_vars
 
-ENV_FILE = "/home/dev/integrador/backend/.env"
+# The laptop's .env as this scenario's vars give it (molecule/conftest.py).
+ENV_FILE = LaptopPaths.of(scenario_vars("default")).env_file
 PG_PASSWORD = "itest-pg-pass-Qx7"
 REDIS_PASSWORD = "itest-redis-pass-Vm4"
 # One hand-written secret in each syntax a .env line can take; every value is

@@ -12,20 +12,17 @@ from typing import Any
 
 import docker
 import pytest
-import redis
 import requests
 import websockets
+from conftest import USER_ENV, journal, redis_client, systemctl, unit_state
 
-USER_ENV = "XDG_RUNTIME_DIR=/run/user/1000"
 # converge.yml gives this scenario a Redis password (test_secrets.py).
 REDIS_PASSWORD = "itest-redis-pass-Vm4"
 
 
 @pytest.mark.parametrize("unit", ["integrador-api.service", "integrador-ws.service"])
 def test_units_are_active_and_enabled(host: Any, unit: str) -> None:
-    active = host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip()
-    enabled = host.run(f"{USER_ENV} systemctl --user is-enabled {unit}").stdout.strip()
-    assert (active, enabled) == ("active", "enabled"), host.run(f"journalctl --user-unit {unit} -n 30").stdout
+    assert unit_state(host, unit) == ("active", "enabled"), journal(host, unit, 30)
 
 
 def test_containers_are_healthy(docker_client: docker.DockerClient, test_vars: dict[str, Any]) -> None:
@@ -53,9 +50,7 @@ def test_published_event_reaches_a_websocket_client(test_vars: dict[str, Any]) -
         url = f"ws://127.0.0.1:{test_vars['app_services_ws_port']}/ws/events?channel=itest:stack"
         async with websockets.connect(url, open_timeout=10) as ws:
             assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "subscribed"
-            redis.Redis(host="127.0.0.1", port=test_vars["redis_port"], password=REDIS_PASSWORD).publish(
-                "itest:stack", "order 42 ready"
-            )
+            redis_client(test_vars, REDIS_PASSWORD).publish("itest:stack", "order 42 ready")
             return str(await asyncio.wait_for(ws.recv(), 10))
 
     assert asyncio.run(roundtrip()) == "order 42 ready"
@@ -213,7 +208,6 @@ def test_laptop_restart_brings_the_stack_back_by_itself(
         time.sleep(0.5)
     assert all_green(test_vars), host.run("journalctl --user -n 40 --no-pager").stdout
     for unit in ("integrador-api.service", "integrador-ws.service"):
-        active = host.run(f"{USER_ENV} systemctl --user is-active {unit}").stdout.strip()
-        assert active == "active", unit
+        assert systemctl(host, "is-active", unit) == "active", unit
     for name in (test_vars["postgres_pgvector_container_name"], test_vars["redis_container_name"]):
         assert docker_client.containers.get(name).status == "running", name

@@ -13,16 +13,25 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
-import psycopg2
 import pytest
 import redis
 import requests
-from conftest import playbook_command, scenario_converge
+from conftest import (
+    LaptopPaths,
+    main_pid,
+    pg_connect,
+    playbook_command,
+    redis_client,
+    scenario_converge,
+    scenario_vars,
+)
+from conftest import read_env as read_env_file
 
-ROOT = "/home/dev/integrador"
-ENV_FILE = f"{ROOT}/backend/.env"
-VENV = f"{ROOT}/backend/.venv"
-USER_ENV = "XDG_RUNTIME_DIR=/run/user/1000"
+# The laptop's paths as this scenario's vars give them (molecule/conftest.py).
+PATHS = LaptopPaths.of(scenario_vars("faults"))
+ROOT = PATHS.root
+ENV_FILE = PATHS.env_file
+VENV = PATHS.venv
 
 
 def health(test_vars: dict[str, Any]) -> dict[str, int]:
@@ -53,14 +62,8 @@ def wait_all_green(test_vars: dict[str, Any], timeout: float = 60) -> None:
     raise AssertionError(f"stack not green within {timeout} s: {codes}")
 
 
-def main_pid(host: Any, unit: str) -> int:
-    out = host.check_output(f"{USER_ENV} systemctl --user show -p MainPID --value {unit}")
-    return int(out.strip())
-
-
 def read_env(host: Any) -> dict[str, str]:
-    lines = host.file(ENV_FILE).content_string.splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    return read_env_file(host, ENV_FILE)
 
 
 def starts_since(host: Any, unit: str, since: int) -> int:
@@ -70,24 +73,14 @@ def starts_since(host: Any, unit: str, since: int) -> int:
 
 @pytest.fixture
 def db(test_vars: dict[str, Any]) -> Iterator[Any]:
-    conn = psycopg2.connect(
-        host="127.0.0.1",
-        port=test_vars["postgres_pgvector_port"],
-        dbname="menu_ops",
-        user="postgres",
-        password="postgres",
-        connect_timeout=5,
-    )
-    conn.autocommit = True
+    conn = pg_connect(test_vars)
     yield conn
     conn.close()
 
 
 @pytest.fixture
 def kv(test_vars: dict[str, Any]) -> redis.Redis:
-    return redis.Redis(
-        host="127.0.0.1", port=test_vars["redis_port"], decode_responses=True, socket_timeout=5
-    )
+    return redis_client(test_vars)
 
 
 @pytest.mark.parametrize("unit", ["integrador-api.service", "integrador-ws.service"])
@@ -118,22 +111,10 @@ def test_containers_removed_by_hand_come_back_with_their_data(
     result = converge()
     assert result.rc == 0, result
     wait_all_green(test_vars)
-    with (
-        psycopg2.connect(
-            host="127.0.0.1",
-            port=test_vars["postgres_pgvector_port"],
-            dbname="menu_ops",
-            user="postgres",
-            password="postgres",
-        ) as conn,
-        conn.cursor() as cur,
-    ):
+    with pg_connect(test_vars, autocommit=False) as conn, conn.cursor() as cur:
         cur.execute("SELECT note FROM faults_probe WHERE id = 1")
         assert cur.fetchone() == ("kept",)
-    assert (
-        redis.Redis(host="127.0.0.1", port=test_vars["redis_port"], decode_responses=True).get("faults:probe")
-        == "kept"
-    )
+    assert redis_client(test_vars).get("faults:probe") == "kept"
 
 
 def test_redis_down_is_reported_by_name_and_recovers(
@@ -178,7 +159,7 @@ def test_deleted_secret_alone_is_regenerated(
 def test_added_requirement_installs_once_and_restarts_each_service_once(
     host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
 ) -> None:
-    reqs = f"{ROOT}/backend/requirements.txt"
+    reqs = PATHS.requirements
     host.run(f"cp {reqs} /tmp/requirements.orig && echo 'six==1.17.0' >> {reqs}")
     try:
         since = int(host.check_output("date +%s"))
@@ -232,7 +213,8 @@ def test_converge_killed_half_way_is_completed_by_the_next(
     )
     deadline = time.monotonic() + 120
     while (
-        time.monotonic() < deadline and not host.run(f"pgrep -u dev -f '{VENV}/bin/python -m pip'").succeeded
+        time.monotonic() < deadline
+        and not host.run(f"pgrep -u {PATHS.user} -f '{VENV}/bin/python -m pip'").succeeded
     ):
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)

@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import LaptopPaths, journal, read_env, unit_state
 
 
 @pytest.mark.parametrize("unit", ["integrador-api.service", "integrador-ws.service"])
 def test_units_active_and_enabled(host: Any, unit: str) -> None:
-    state = host.run(
-        f"XDG_RUNTIME_DIR=/run/user/1000 systemctl --user is-active {unit} && "
-        f"XDG_RUNTIME_DIR=/run/user/1000 systemctl --user is-enabled {unit}"
-    )
-    assert state.stdout.split() == ["active", "enabled"], state.stdout + state.stderr
+    assert unit_state(host, unit) == ("active", "enabled"), journal(host, unit)
 
 
 def test_api_and_gateway_answer_on_each_machine(host: Any, test_vars: dict[str, Any]) -> None:
@@ -23,9 +20,8 @@ def test_api_and_gateway_answer_on_each_machine(host: Any, test_vars: dict[str, 
         assert code == "200", f"{host.backend.hostname}: {url} answered {code}"
 
 
-def test_each_machine_has_its_own_secrets(host: Any) -> None:
-    env = host.file("/home/dev/integrador/backend/.env").content_string
-    secret = next(line for line in env.splitlines() if line.startswith("JWT_SECRET="))
+def test_each_machine_has_its_own_secrets(host: Any, paths: LaptopPaths) -> None:
+    secret = read_env(host, paths.env_file)["JWT_SECRET"]
     # Stash per machine; the last one compares them all.
     _seen.setdefault(secret, []).append(host.backend.hostname)
     assert len(_seen[secret]) == 1, f"same JWT_SECRET on {_seen[secret]}"

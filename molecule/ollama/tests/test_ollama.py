@@ -16,12 +16,21 @@ from typing import Any
 
 import docker
 import pytest
-from conftest import ConvergeResult, occupied_port, run_playbook
+from conftest import (
+    PROJECT,
+    ConvergeResult,
+    occupied_port,
+    readme_examples,
+    run_playbook,
+    run_readme_example,
+    scenario_vars,
+)
 
-PROJECT = Path(__file__).resolve().parents[3]
 VARS = Path(__file__).resolve().parents[1] / "vars" / "main.yml"
-PREFIX = "itest_ollama"
-PORT = 21434 + 110  # vars.yml: 21434 + itest_port_offset (ollama: 110)
+# The scenario's own settings (vars.yml over the shared test vars, as molecule/conftest.py renders them).
+SETTINGS = scenario_vars("ollama")
+PREFIX = SETTINGS["itest_prefix"]
+PORT = SETTINGS["ollama_port"]
 NATIVE_PORT = PORT + 1
 DOUBLE = "integrador-test/ollama-double:latest"
 MODELS = ["nomic-embed-text:latest", "all-minilm:22m"]
@@ -37,7 +46,7 @@ def tags(port: int = PORT) -> list[str]:
     return sorted(m["name"] for m in get(port, "/api/tags")["models"])
 
 
-def pulls(client: docker.DockerClient, name: str = f"{PREFIX}_ollama") -> list[str]:
+def pulls(client: docker.DockerClient, name: str = SETTINGS["ollama_container_name"]) -> list[str]:
     """Every pull the double has served, from its log on the model volume."""
     out = client.containers.get(name).exec_run(["cat", "/root/.ollama/models/pulls.log"])
     return out.output.decode().split()
@@ -64,7 +73,7 @@ def converge_ollama(converge: Callable[..., ConvergeResult]) -> Callable[..., Co
 
 
 def test_container_volume_port_and_restart_policy(docker_client: docker.DockerClient) -> None:
-    c = docker_client.containers.get(f"{PREFIX}_ollama")
+    c = docker_client.containers.get(SETTINGS["ollama_container_name"])
     assert c.status == "running"
     assert c.attrs["Config"]["Image"] == DOUBLE
     assert c.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
@@ -72,14 +81,14 @@ def test_container_volume_port_and_restart_policy(docker_client: docker.DockerCl
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(PORT)}]
     mounts = {m["Destination"]: m for m in c.attrs["Mounts"]}
     assert mounts["/root/.ollama"]["Type"] == "volume"
-    assert mounts["/root/.ollama"]["Name"] == f"{PREFIX}_models"
+    assert mounts["/root/.ollama"]["Name"] == SETTINGS["ollama_volume"]
     assert c.labels["com.integrador.role"] == "ollama"
 
 
 def test_no_gpu_without_an_nvidia_runtime(docker_client: docker.DockerClient) -> None:
     runtimes = docker_client.info().get("Runtimes") or {}
     assert "nvidia" not in runtimes, "this test needs an engine without GPUs"
-    c = docker_client.containers.get(f"{PREFIX}_ollama")
+    c = docker_client.containers.get(SETTINGS["ollama_container_name"])
     assert not c.attrs["HostConfig"].get("DeviceRequests")
 
 
@@ -230,6 +239,22 @@ def test_native_mode_starts_nothing_and_pulls_the_missing_models(
     assert f"Ollama did not answer at http://127.0.0.1:{NATIVE_PORT}/api/version" in gone.output, gone
 
 
+def test_readme_examples_run_as_written(docker_client: docker.DockerClient, tmp_path: Path) -> None:
+    """roles/ollama/README.md's examples (a container, and the native app), on this laptop with
+    this scenario's double: the model they ask for is there, so they pull and change nothing."""
+    before = pulls(docker_client)
+    examples = readme_examples("ollama")
+    assert [e[0]["roles"][0]["vars"].get("ollama_mode", "container") for e in examples] == [
+        "container",
+        "native",
+    ]
+    for example in examples:
+        result = run_readme_example(example, tmp_path)
+        assert result.rc == 0 and result.changed == 0, result
+    assert pulls(docker_client) == before
+    assert docker_client.containers.get(SETTINGS["ollama_container_name"]).status == "running"
+
+
 def day2(name: str, *args: str) -> ConvergeResult:
     playbook = PROJECT / "playbooks" / f"{name}.yml"
     return run_playbook(playbook, None, *extra_vars({"integrador_ollama": True}), *args)
@@ -249,8 +274,8 @@ def test_status_and_logs_include_it() -> None:
 def test_down_stops_it_keeping_the_models_and_purge_removes_them(docker_client: docker.DockerClient) -> None:
     down = day2("down")
     assert down.rc == 0, down
-    assert docker_client.containers.get(f"{PREFIX}_ollama").status == "exited"
-    docker_client.volumes.get(f"{PREFIX}_models")
+    assert docker_client.containers.get(SETTINGS["ollama_container_name"]).status == "exited"
+    docker_client.volumes.get(SETTINGS["ollama_volume"])
     back = dev({"integrador_ollama": True})
     assert back.rc == 0, back
     assert tags() == sorted([*MODELS, "itest-extra:latest"]), "the models stayed in the volume"
@@ -258,7 +283,7 @@ def test_down_stops_it_keeping_the_models_and_purge_removes_them(docker_client: 
     assert purge.rc == 0, purge
     assert f"removing container {PREFIX}_ollama and volume {PREFIX}_models" in purge.output, purge
     with pytest.raises(docker.errors.NotFound):
-        docker_client.containers.get(f"{PREFIX}_ollama")
+        docker_client.containers.get(SETTINGS["ollama_container_name"])
     with pytest.raises(docker.errors.NotFound):
-        docker_client.volumes.get(f"{PREFIX}_models")
+        docker_client.volumes.get(SETTINGS["ollama_volume"])
     assert os.environ["MOLECULE_SCENARIO_NAME"] == "ollama"

@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import docker
 import pytest
-from conftest import PROJECT, occupied_port, run_playbook
+from conftest import PROJECT, LaptopPaths, occupied_port, run_playbook, scenario_vars
 
 DEV = PROJECT / "playbooks" / "dev.yml"
+# A folder of the user's that holds no checkout.
+NOT_A_CHECKOUT = f"{LaptopPaths.of(scenario_vars('preflight')).home}/not-a-checkout"
 
 
 def after_preflight(result: Any) -> str:
@@ -36,12 +36,12 @@ def test_ready_laptop_passes_and_changes_nothing(converge: Callable[..., Any]) -
 
 
 def test_every_problem_is_reported_at_once(host: Any, converge: Callable[..., Any]) -> None:
-    host.run("mkdir -p /home/dev/not-a-checkout")
+    host.run(f"mkdir -p {NOT_A_CHECKOUT}")
     with occupied_port(host) as port:
         result = converge(
             {
                 "integrador_docker_host": "unix:///nonexistent/docker.sock",
-                "integrador_root": "/home/dev/not-a-checkout",
+                "integrador_root": NOT_A_CHECKOUT,
                 "app_services_api_port": port,
             }
         )
@@ -55,8 +55,8 @@ def test_every_problem_is_reported_at_once(host: Any, converge: Callable[..., An
     ):
         assert socket_hint in result.output, result
     assert (
-        "integrador_root /home/dev/not-a-checkout is not an Integrador checkout: expected the REST API at "
-        "/home/dev/not-a-checkout/backend/rest_api/main.py"
+        f"integrador_root {NOT_A_CHECKOUT} is not an Integrador checkout: expected the REST API at "
+        f"{NOT_A_CHECKOUT}/backend/rest_api/main.py"
     ) in result.output, result
     assert f"Port {port} on 127.0.0.1 is already taken by python3 (pid" in result.output, result
     assert (
@@ -236,22 +236,8 @@ def test_insecure_exposure_can_be_accepted(converge: Callable[..., Any]) -> None
 
 
 def test_port_held_on_ipv6_loopback_is_named(host: Any, converge: Callable[..., Any]) -> None:
-    with socket.socket(socket.AF_INET6) as probe:
-        probe.bind(("::1", 0))
-        port = probe.getsockname()[1]
-    squatter = (
-        "import socket,time; s=socket.socket(socket.AF_INET6); "
-        f"s.bind(('::1',{port})); s.listen(); time.sleep(60)"
-    )
-    host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
-    try:
-        for _ in range(50):
-            if host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc == 0:
-                break
-            time.sleep(0.2)
+    with occupied_port(host, "::1") as port:
         result = converge({"integrador_bind_address": "[::1]", "redis_port": port})
-    finally:
-        host.run(f'pkill -f "bind.*::1.,{port}"')
     assert result.rc != 0, result
     assert f"Port {port} on [::1] is already taken by python3 (pid" in result.output, result
     assert "Stop that program, or set redis_port to a free port." in result.output, result

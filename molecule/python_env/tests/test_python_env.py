@@ -8,21 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import DEMO_ENV_KEYS, LaptopPaths, readme_examples, run_readme_example, scenario_vars
+from conftest import read_env as read_env_file
 from dotenv import dotenv_values
 
-ROOT = "/home/dev/integrador"
-VENV = f"{ROOT}/backend/.venv"
-ENV_FILE = f"{ROOT}/backend/.env"
-REQS = f"{ROOT}/backend/requirements.txt"
+# The laptop's paths as this scenario's vars give them (molecule/conftest.py).
+PATHS = LaptopPaths.of(scenario_vars("python_env"))
+ROOT = PATHS.root
+VENV = PATHS.venv
+ENV_FILE = PATHS.env_file
+REQS = PATHS.requirements
 
 
 def read_env(host: Any) -> dict[str, str]:
-    entries = {}
-    for line in host.file(ENV_FILE).content_string.splitlines():
-        if line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            entries[key] = value
-    return entries
+    return read_env_file(host, ENV_FILE)
 
 
 def run_ok(host: Any, command: str) -> str:
@@ -38,18 +37,10 @@ def test_demo_backend_imports_from_the_venv(host: Any) -> None:
 
 def test_env_file_has_exactly_the_keys_private_to_the_user(host: Any, test_vars: dict[str, Any]) -> None:
     env_file = host.file(ENV_FILE)
-    assert env_file.user == "dev"
+    assert env_file.user == PATHS.user
     assert env_file.mode == 0o600
     entries = read_env(host)
-    assert list(entries) == [
-        "DATABASE_URL",
-        "REDIS_URL",
-        "ALLOWED_ORIGINS",
-        "DEBUG",
-        "ENVIRONMENT",
-        "JWT_SECRET",
-        "TABLE_TOKEN_SECRET",
-    ]
+    assert list(entries) == DEMO_ENV_KEYS
     port, redis_port = test_vars["postgres_pgvector_port"], test_vars["redis_port"]
     # The demo backend's requirements name asyncpg: the scheme follows it, unasked.
     assert entries["DATABASE_URL"] == f"postgresql+asyncpg://postgres:postgres@127.0.0.1:{port}/menu_ops"
@@ -196,7 +187,7 @@ HAND_SECRETS = [
 def write_env(host: Any, content: bytes) -> None:
     encoded = base64.b64encode(content).decode()
     run_ok(host, f"echo {encoded} | base64 -d > {ENV_FILE}")
-    run_ok(host, f"chown dev:dev {ENV_FILE} && chmod 600 {ENV_FILE}")
+    run_ok(host, f"chown {PATHS.user}:{PATHS.user} {ENV_FILE} && chmod 600 {ENV_FILE}")
 
 
 def dotenv_read(content: bytes, tmp_path: Path) -> dict[str, str | None]:
@@ -292,3 +283,22 @@ def test_scheme_follows_the_driver_the_requirements_include(host: Any, converge:
     assert result.rc == 0, result
     assert read_env(host)["DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert "the requirements name asyncpg (backend/requirements.txt:" in result.output, result
+
+
+def test_readme_example_runs_as_written(host: Any, tmp_path: Path) -> None:
+    """roles/python_env/README.md's example, on this laptop: its integrador_root
+    (~/src/integrador) is this scenario's checkout, linked there. It runs, a second run changes
+    nothing, and the secrets of the .env stay what they were."""
+    before = read_env(host)
+    run_ok(host, f"mkdir -p {PATHS.home}/src && ln -sfn {ROOT} {PATHS.home}/src/integrador")
+    try:
+        for example in readme_examples("python_env"):
+            result = run_readme_example(example, tmp_path)
+            assert result.rc == 0, result
+            again = run_readme_example(example, tmp_path)
+            assert again.rc == 0 and again.changed == 0, again
+    finally:
+        run_ok(host, f"rm -f {PATHS.home}/src/integrador && rmdir {PATHS.home}/src")
+    after = read_env(host)
+    for key in ("JWT_SECRET", "TABLE_TOKEN_SECRET"):
+        assert after[key] == before[key], f"{key} changed"

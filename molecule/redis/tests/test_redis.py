@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,23 +10,25 @@ from typing import Any
 import docker
 import pytest
 import redis
-from conftest import run_playbook
+from conftest import container as shared_container
+from conftest import (
+    ran_under,
+    readme_examples,
+    redis_client,
+    run_playbook,
+    run_readme_example,
+    scratch_container,
+)
 
 KEY = "itest:survivor"
 
 
 def client(test_vars: dict[str, Any], password: str | None = None) -> redis.Redis:
-    return redis.Redis(
-        host="127.0.0.1",
-        port=test_vars["redis_port"],
-        password=password,
-        socket_timeout=5,
-        decode_responses=True,
-    )
+    return redis_client(test_vars, password)
 
 
 def container(docker_client: docker.DockerClient, test_vars: dict[str, Any]) -> Any:
-    return docker_client.containers.get(test_vars["redis_container_name"])
+    return shared_container(docker_client, test_vars, "redis")
 
 
 def test_container_is_healthy_with_restart_policy_and_loopback_port(
@@ -140,12 +140,7 @@ def test_password_is_never_printed_even_with_vvv_and_a_failure(
 
     # A container that never becomes healthy (an image without redis-server): its
     # inspection carries --requirepass; the message gives state and log tail only.
-    name = f"{test_vars['redis_container_name']}_broken"
-    volume = f"{test_vars['redis_volume']}_broken"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    try:
+    with scratch_container(docker_client, test_vars, "redis") as (name, volume, port):
         failed = converge(
             {
                 "redis_container_name": name,
@@ -157,11 +152,6 @@ def test_password_is_never_printed_even_with_vvv_and_a_failure(
             },
             "-vvv",
         )
-    finally:
-        with contextlib.suppress(docker.errors.NotFound):
-            docker_client.containers.get(name).remove(force=True)
-        with contextlib.suppress(docker.errors.NotFound):
-            docker_client.volumes.get(volume).remove(force=True)
     assert failed.rc != 0, failed
     assert f"The {name} container did not become healthy within 5 s." in failed.output, failed
     assert "Last log lines:" in failed.output, failed
@@ -191,7 +181,7 @@ def test_ipv6_bind_address_is_published_bracketed(
         assert container(docker_client, test_vars).attrs["HostConfig"]["PortBindings"]["6379/tcp"] == [
             {"HostIp": "::1", "HostPort": str(test_vars["redis_port"])}
         ]
-        r = redis.Redis(host="::1", port=test_vars["redis_port"], socket_timeout=5)
+        r = redis_client(test_vars, host="::1")
         assert r.ping() is True
         again = converge({"integrador_bind_address": "[::1]"})
         assert again.rc == 0 and again.changed == 0, again
@@ -205,15 +195,6 @@ def test_port_outside_the_range_is_a_message_not_a_traceback(port: int, converge
     assert result.rc != 0
     assert f"redis_port must be 1-65535 (got {port})" in result.output, result
     assert "Traceback" not in result.output and "OverflowError" not in result.output, result
-
-
-def ran_under(output: str, task: str) -> str:
-    """The result lines (ok, changed, fatal) under every banner of a task; empty when skipped."""
-    lines = []
-    for block in output.split("TASK [")[1:]:
-        if block.startswith(task):
-            lines += [line for line in block.splitlines() if line.startswith(("ok:", "changed:", "fatal:"))]
-    return "\n".join(lines)
 
 
 def test_stopped_container_is_started_without_docker_container_and_ends_healthy(
@@ -234,3 +215,16 @@ def test_stopped_container_is_started_without_docker_container_and_ends_healthy(
     assert client(test_vars).ping() is True
     again = converge()
     assert again.rc == 0 and again.changed == 0, again
+
+
+def test_readme_example_runs_as_written(
+    test_vars: dict[str, Any], converge: Callable[..., Any], tmp_path: Path
+) -> None:
+    """roles/redis/README.md's example playbook, on this laptop: its own redis_maxmemory is applied."""
+    try:
+        for example in readme_examples("redis"):
+            result = run_readme_example(example, tmp_path)
+            assert result.rc == 0, result
+            assert client(test_vars).config_get("maxmemory") == {"maxmemory": str(512 * 1024 * 1024)}
+    finally:
+        assert converge().rc == 0

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
-from conftest import PROJECT, run_playbook
+from conftest import PROJECT, LaptopPaths, run_playbook, scenario_vars
+from conftest import wait_healthy as shared_wait_healthy
 
 PLAYBOOKS = PROJECT / "playbooks"
-HOME = "/home/dev"
+# The laptop's paths as this scenario's vars give them (molecule/conftest.py).
+PATHS = LaptopPaths.of(scenario_vars("supervisor"))
+HOME = PATHS.home
 STATE = f"{HOME}/.local/state/integrador/supervisor"
 VENV = f"{HOME}/.local/share/integrador/supervisor-venv"
 CTL = f"{VENV}/bin/supervisorctl --configuration {STATE}/supervisord.conf"
@@ -47,15 +49,8 @@ def changed_tasks(result: Any) -> str:
 
 
 def wait_healthy(url: str, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=3).status_code == 200:
-                return True
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    return False
+    """conftest's health wait, with the longer limit supervisord's restarts need."""
+    return shared_wait_healthy(url, timeout) is not None
 
 
 def new_pid(host: Any, program: str, old: int, timeout: float = 30) -> int:
@@ -79,8 +74,8 @@ def test_supervisord_runs_as_the_user_from_its_own_venv(host: Any) -> None:
     assert daemon.user == "dev"
     assert f"{VENV}/bin/python" in host.run(f"tr '\\0' ' ' < /proc/{pid}/cmdline").stdout
     assert host.file(f"{STATE}/supervisor.sock").is_socket
-    assert host.file(f"{STATE}/supervisor.sock").user == "dev"
-    assert not host.file(f"{HOME}/integrador/backend/.venv/bin/supervisord").exists
+    assert host.file(f"{STATE}/supervisor.sock").user == PATHS.user
+    assert not host.file(f"{PATHS.venv}/bin/supervisord").exists
 
 
 @pytest.mark.parametrize(
@@ -94,8 +89,8 @@ def test_program_runs_and_answers_its_health_path(
     conf = host.file(f"{STATE}/programs/{program}.conf").content_string
     assert "autorestart=true" in conf
     # .env is loaded by python-dotenv when the program starts; no value of it is in the file.
-    assert " -m dotenv --file /home/dev/integrador/backend/.env run --override -- " in conf
-    secret = host.run("grep -m1 '^REDIS_URL=' /home/dev/integrador/backend/.env").stdout.strip()
+    assert f" -m dotenv --file {PATHS.env_file} run --override -- " in conf
+    secret = host.run(f"grep -m1 '^REDIS_URL=' {PATHS.env_file}").stdout.strip()
     assert secret and secret not in conf
     assert wait_healthy(request.getfixturevalue(service) + path), log(host, program)
 

@@ -18,9 +18,8 @@ from typing import Any
 import docker
 import pytest
 import yaml
-from conftest import playbook_command
+from conftest import PROJECT, LaptopPaths, journal, playbook_command, scenario_vars, systemctl
 
-PROJECT = Path(__file__).resolve().parents[3]
 SHARED_GROUP_VARS = PROJECT / "molecule" / "shared" / "group_vars"
 # Ports of this scenario's own (the shared offsets list has none for it).
 PORTS = {
@@ -92,12 +91,12 @@ def test_stack_converges_over_ssh_and_again_without_changes(host: Any, team_vm: 
 
     # The services run on the VM as dev's systemd --user units, answering on its loopback.
     for unit in ("integrador-api.service", "integrador-ws.service"):
-        state = host.run(f"XDG_RUNTIME_DIR=/run/user/1000 systemctl --user is-active {unit}")
-        assert state.stdout.strip() == "active", (unit, state.stdout, state.stderr)
+        assert systemctl(host, "is-active", unit) == "active", journal(host, unit)
     assert get(f"http://127.0.0.1:{PORTS['app_services_api_port']}/api/health") == 200
     assert get(f"http://127.0.0.1:{PORTS['app_services_ws_port']}/ws/health") == 200
-    assert host.file("/home/dev/integrador/backend/.venv/bin/python").exists
-    assert host.file("/home/dev/integrador/backend/.env").exists
+    paths = LaptopPaths.of(scenario_vars("workstation"))
+    assert host.file(paths.venv_python).exists
+    assert host.file(paths.env_file).exists
 
     # Ansible came in through sshd, with the key: the only way in is port 2299 with a key.
     laptop = docker.from_env().containers.get("laptop-workstation")

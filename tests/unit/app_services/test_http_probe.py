@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from this_machine import has_ipv6_loopback
 
 PROBE = Path(__file__).resolve().parents[3] / "playbooks" / "tasks" / "files" / "http_probe.py"
 DEAD_PROXY = "http://127.0.0.1:9"
@@ -34,19 +35,10 @@ class _Server6(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
 
-def _has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture(params=["127.0.0.1", "::1"])
 def base_url(request: pytest.FixtureRequest) -> Iterator[str]:
     host = request.param
-    if ":" in host and not _has_ipv6_loopback():
+    if ":" in host and not has_ipv6_loopback():
         pytest.skip("no IPv6 loopback on this machine")
     server = (_Server6 if ":" in host else ThreadingHTTPServer)((host, 0), _Health)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils import integrador_docker as docker  # loaded by conftest.py from module_utils/
+from ansible_adhoc import run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from module_loader import ROOT
 
 IMAGE = "integrador-test/base:trixie"  # tests/images/build.sh; has sh and base64
 ENGINE = "unix:///var/run/docker.sock"
@@ -286,33 +285,7 @@ def test_empty_host_follows_docker_host(tmp_path: Path) -> None:
 
 # --- the module, run by Ansible -------------------------------------------------------------------
 def run_logs_module(**args: object) -> dict:
-    env = dict(
-        os.environ,
-        ANSIBLE_LIBRARY=str(ROOT / "library"),
-        ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-    )
-    command = [
-        str(Path(sys.executable).parent / "ansible"),
-        "localhost",
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        "-m",
-        "integrador_container_logs",
-        "-a",
-        json.dumps(args),
-    ]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=300)
-    # raw_decode: the timer callback (ansible.cfg) prints a line after the JSON.
-    return json.JSONDecoder().raw_decode(proc.stdout)[0]["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return run_module("integrador_container_logs", args).result
 
 
 def test_logs_module_reads_the_tail_and_an_empty_list_for_no_container() -> None:

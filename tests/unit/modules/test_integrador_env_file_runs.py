@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from ansible_adhoc import run_module
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -18,31 +16,8 @@ SECRETS = ["JWT_SECRET", "TABLE_TOKEN_SECRET"]
 def run(path: Path, values: dict[str, str], *flags: str, secrets: list[str] | None = None) -> tuple[int, str]:
     """ansible localhost -m integrador_env_file, as the role calls it; (rc, all output)."""
     args = {"path": str(path), "values": values, "secrets": SECRETS if secrets is None else secrets}
-    env = dict(
-        os.environ,
-        ANSIBLE_LIBRARY=str(ROOT / "library"),
-        ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-    )
-    command = [
-        str(Path(sys.executable).parent / "ansible"),
-        "localhost",
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        "-m",
-        "integrador_env_file",
-        "-a",
-        json.dumps(args),
-        *flags,
-    ]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=300)
-    return proc.returncode, proc.stdout + proc.stderr
+    done = run_module("integrador_env_file", args, *flags, callback="minimal")
+    return done.rc, done.output
 
 
 def read(path: Path) -> dict[str, str | None]:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from module_loader import ROOT, load
+from this_machine import has_ipv6_loopback
 
 ports = load(ROOT / "module_utils" / "integrador_ports.py", "ansible.module_utils.integrador_ports")
 
@@ -27,15 +28,6 @@ ANY_VALUE = st.one_of(
     st.lists(st.integers(), max_size=3),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
-
-
-def has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 @given(st.integers(min_value=1, max_value=65535))

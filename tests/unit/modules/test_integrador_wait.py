@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 import redis as redis_client
+from ansible_adhoc import run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
@@ -85,41 +82,10 @@ def rd(engine: docker.DockerClient) -> Iterator[dict[str, Any]]:
     container.remove(force=True)
 
 
-def run_module(args: dict[str, Any], *flags: str) -> tuple[int, dict[str, Any], str]:
+def run_wait(args: dict[str, Any], *flags: str) -> tuple[int, dict[str, Any], str]:
     """ansible localhost -m integrador_wait; (rc, the module's result, all output)."""
-    env = dict(
-        os.environ,
-        ANSIBLE_LIBRARY=str(ROOT / "library"),
-        ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal",
-    )
-    command = [
-        str(Path(sys.executable).parent / "ansible"),
-        "localhost",
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        "-m",
-        "integrador_wait",
-        "-a",
-        json.dumps(args),
-        *flags,
-    ]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=300)
-    output = proc.stdout + proc.stderr
-    body = output[output.find("{") : output.rfind("}") + 1] if "{" in output else "{}"
-    try:
-        result = json.loads(body)
-    except ValueError:
-        result = {}
-    return proc.returncode, result, output
+    run = run_module("integrador_wait", args, *flags, callback="minimal")
+    return run.rc, run.result, run.output
 
 
 def test_postgres_probe_judges_as_pg_isready(pg: dict[str, Any]) -> None:
@@ -176,16 +142,16 @@ def test_module_starts_both_stopped_containers_and_waits_for_both(
         {"name": pg["name"], "kind": "postgres", "port": pg["port"], **common},
         {"name": rd["name"], "kind": "redis", "port": rd["port"], **common},
     ]
-    rc, result, output = run_module({"targets": targets, "timeout": 60}, "--check")
+    rc, result, output = run_wait({"targets": targets, "timeout": 60}, "--check")
     assert rc == 0 and result["changed"], output
     assert engine.containers.get(pg["name"]).status == "exited", "check mode started a container"
 
-    rc, result, output = run_module({"targets": targets, "timeout": 60})
+    rc, result, output = run_wait({"targets": targets, "timeout": 60})
     assert rc == 0, output
     assert result["changed"] and sorted(result["started"]) == sorted([pg["name"], rd["name"]]), result
     assert probe.postgres("127.0.0.1", pg["port"])[0] and probe.redis("127.0.0.1", rd["port"])[0]
 
-    rc, result, output = run_module({"targets": targets, "timeout": 60})
+    rc, result, output = run_wait({"targets": targets, "timeout": 60})
     assert rc == 0 and not result["changed"] and result["started"] == [], output
 
 
@@ -195,7 +161,7 @@ def test_timeout_names_the_target_with_its_log_and_masks_the_secret(pg: dict[str
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         port = silent.getsockname()[1]
-        rc, result, output = run_module(
+        rc, result, output = run_wait(
             {
                 "targets": [
                     {
