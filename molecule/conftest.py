@@ -264,7 +264,9 @@ def run_readme_example(plays: list[dict[str, Any]], folder: Path, *args: str) ->
     laptop_plays = [
         {**play, "hosts": "all" if play["hosts"] == "localhost" else play["hosts"]} for play in plays
     ]
-    playbook = folder / "readme_example.yml"
+    # At the checkout's root, where a user keeps such a playbook: an example's relative paths
+    # (playbooks/tasks/preflight_stack.yml) resolve as they do for them.
+    playbook = PROJECT / f".readme_example_{os.getpid()}_{folder.name}.yml"
     playbook.write_text(yaml.safe_dump(laptop_plays, sort_keys=False))
     extra: list[str] = []
     scenario_file = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "vars" / "main.yml"
@@ -274,7 +276,10 @@ def run_readme_example(plays: list[dict[str, Any]], folder: Path, *args: str) ->
         }
         (folder / "scenario_vars.yml").write_text(yaml.safe_dump(settings))
         extra = ["-e", f"@{folder / 'scenario_vars.yml'}"]
-    return run_playbook(playbook, None, *extra, *args)
+    try:
+        return run_playbook(playbook, None, *extra, *args)
+    finally:
+        playbook.unlink(missing_ok=True)
 
 
 # --- the laptop: files, user units ----------------------------------------------------------------

@@ -359,21 +359,19 @@ def test_readme_example_runs_as_written(test_vars: dict[str, Any], tmp_path: Pat
         assert cur.fetchone() == ("vector",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: the preflight still needs app_services' settings ('app_services_manager' is "
-    "undefined in a play of the preflight and the container roles); remove this mark with that fix",
-)
 def test_preflight_readme_example_runs_as_written(
     docker_client: docker.DockerClient, test_vars: dict[str, Any], tmp_path: Path
 ) -> None:
-    """roles/preflight/README.md's example (the preflight, then both container roles): this
-    scenario's database is there, its Redis is made by the example and removed afterwards."""
+    """roles/preflight/README.md's examples: the shared preflight, then both container roles (this
+    scenario's database is there, its Redis is made by the example and removed afterwards); the
+    role alone with inputs of its own, no other role in the play."""
+    stack, alone = readme_examples("preflight")
     try:
-        for example in readme_examples("preflight"):
-            result = run_readme_example(example, tmp_path)
-            assert result.rc == 0, result
-            assert redis_client(test_vars).ping() is True
+        result = run_readme_example(stack, tmp_path)
+        assert result.rc == 0, result
+        assert redis_client(test_vars).ping() is True
+        result = run_readme_example(alone, tmp_path)
+        assert result.rc == 0 and result.changed == 0, result
     finally:
         with contextlib.suppress(docker.errors.NotFound):
             docker_client.containers.get(test_vars["redis_container_name"]).remove(force=True)
