@@ -44,7 +44,7 @@ def sha256sums_parse(text: Any) -> dict[str, str]:
     {name: lowercase sha256}; lines that are not such a line are skipped."""
     sums: dict[str, str] = {}
     for line in str(text if text is not None else "").splitlines():
-        digest, _, rest = line.strip().partition(" ")
+        digest, _, rest = line.partition(" ")
         name = rest[1:] if rest[:1] in (" ", "*") else rest
         if _HEX64.fullmatch(digest) and name:
             sums[name] = digest.lower()
@@ -62,8 +62,11 @@ def sha256sums_format(files: Mapping[str, Any]) -> str:
     """{name: sha256} as a sha256sum file, so `sha256sum -c SHA256SUMS` checks it by hand."""
     lines = []
     for name, digest in files.items():
-        if not _HEX64.fullmatch(str(digest)) or not str(name) or any(c in str(name) for c in "\r\n"):
-            raise AnsibleFilterError(f"day_two_sha256sums_format: cannot list {name!r} with checksum {digest!r}")
+        # One line per file: a name that splits into lines could not be read back.
+        if not _HEX64.fullmatch(str(digest)) or str(name).splitlines() != [str(name)]:
+            raise AnsibleFilterError(
+                f"day_two_sha256sums_format: cannot list {name!r} with checksum {digest!r}"
+            )
         lines.append(f"{str(digest).lower()}  {name}\n")
     return "".join(lines)
 
@@ -78,7 +81,9 @@ def backup_name(time: Any, taken: Iterable[Any]) -> str:
     for name in [str(time)] + [f"{time}-{n:02d}" for n in range(2, 100)]:
         if name not in used:
             return name
-    raise AnsibleFilterError(f"99 backups were already made in the second {time}: wait a second and back up again.")
+    raise AnsibleFilterError(
+        f"99 backups were already made in the second {time}: wait a second and back up again."
+    )
 
 
 # --- service managers -----------------------------------------------------------
@@ -86,7 +91,9 @@ def backup_name(time: Any, taken: Iterable[Any]) -> str:
 _SV_ACTIVE = {"RUNNING": "active", "STARTING": "activating", "BACKOFF": "activating", "FATAL": "failed"}
 
 
-def supervisor_units(services: Iterable[Mapping[str, Any]], programs: Mapping[str, Any], answers: Any) -> list[dict]:
+def supervisor_units(
+    services: Iterable[Mapping[str, Any]], programs: Mapping[str, Any], answers: Any
+) -> list[dict]:
     """supervisord programs (app_services_units.supervisor.programs) in the shape of
     systemd_service's loop results ({item: {unit}, status: {LoadState, ...}}), so the
     verbs read both alike; each program is named by its supervisord name."""
@@ -114,7 +121,14 @@ def supervisor_units(services: Iterable[Mapping[str, Any]], programs: Mapping[st
 
 
 def _row(ok: bool | None, part: str, name: Any, status: Any, since: Any, details: Any) -> dict[str, Any]:
-    return {"ok": ok, "part": part, "name": str(name), "status": str(status), "since": str(since), "details": str(details)}
+    return {
+        "ok": ok,
+        "part": part,
+        "name": str(name),
+        "status": str(status),
+        "since": str(since),
+        "details": str(details),
+    }
 
 
 def _trim(value: Any) -> str:
@@ -139,7 +153,16 @@ def container_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
             )
             continue
         if not r["exists"]:
-            rows.append(_row(False, "container", item.get("name", "?"), "missing", "-", "not created (dev.yml creates it)"))
+            rows.append(
+                _row(
+                    False,
+                    "container",
+                    item.get("name", "?"),
+                    "missing",
+                    "-",
+                    "not created (dev.yml creates it)",
+                )
+            )
             continue
         c = r.get("container") or {}
         s = c.get("State") or {}
@@ -163,7 +186,13 @@ def container_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
                 item.get("name", "?"),
                 status,
                 "-" if since.startswith("0001-") else since[:19].replace("T", " ") + " UTC",
-                ", ".join([str((c.get("Config") or {}).get("Image", "?")), *ports, f"restarts {c.get('RestartCount', '?')}"]),
+                ", ".join(
+                    [
+                        str((c.get("Config") or {}).get("Image", "?")),
+                        *ports,
+                        f"restarts {c.get('RestartCount', '?')}",
+                    ]
+                ),
             )
         )
     return rows
@@ -177,7 +206,16 @@ def unit_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             continue
         name = (r.get("item") or {}).get("unit", "?")
         if "status" not in r:
-            rows.append(_row(False, "unit", name, "unknown", "-", "systemctl --user: " + _trim(r.get("msg", "no answer"))))
+            rows.append(
+                _row(
+                    False,
+                    "unit",
+                    name,
+                    "unknown",
+                    "-",
+                    "systemctl --user: " + _trim(r.get("msg", "no answer")),
+                )
+            )
             continue
         p = r.get("status") or {}
         if p.get("LoadState") == "not-found":
@@ -198,13 +236,15 @@ def unit_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def endpoint_rows(
-    probes: Iterable[Mapping[str, Any]], services: Iterable[Mapping[str, Any]], units: Iterable[Mapping[str, Any]]
+    probes: Iterable[Mapping[str, Any]],
+    services: Iterable[Mapping[str, Any]],
+    units: Iterable[Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
     """Rows of the health probe's answers (one per service, in order): an endpoint of a
     unit that is not installed counts as not installed, not as unhealthy."""
     by_unit = {(r.get("item") or {}).get("unit"): r.get("status") or {} for r in units if "skipped" not in r}
     rows = []
-    for h, svc in zip(probes, services):
+    for h, svc in zip(probes, services, strict=False):
         absent = (by_unit.get(svc.get("unit")) or {}).get("LoadState", "") == "not-found"
         ok = True if h.get("status") == 200 else (None if absent else False)
         details = f"{h.get('ms')} ms" + (f", {h['error']}" if h.get("error") else "")
@@ -220,16 +260,36 @@ def restore_row(journal: Any) -> list[dict[str, Any]]:
     try:
         j = json.loads(journal) if isinstance(journal, str) else dict(journal)
     except (ValueError, TypeError):
-        return [_row(False, "restore", "?", "interrupted (unreadable journal)", "-", "restore.json is not JSON")]
+        return [
+            _row(False, "restore", "?", "interrupted (unreadable journal)", "-", "restore.json is not JSON")
+        ]
     if not isinstance(j, dict):
-        return [_row(False, "restore", "?", "interrupted (unreadable journal)", "-", "restore.json is not an object")]
+        return [
+            _row(
+                False,
+                "restore",
+                "?",
+                "interrupted (unreadable journal)",
+                "-",
+                "restore.json is not an object",
+            )
+        ]
     step, backup = j.get("step"), j.get("backup", "?")
     details = (
         "staging only, the live data untouched; the next restore removes its scratch data"
         if step == "staging"
         else f'half done: finish it with make restore BACKUP="{backup}"'
     )
-    return [_row(step == "staging", "restore", backup, f"interrupted ({step or '?'})", j.get("started", "-"), details)]
+    return [
+        _row(
+            step == "staging",
+            "restore",
+            backup,
+            f"interrupted ({step or '?'})",
+            j.get("started", "-"),
+            details,
+        )
+    ]
 
 
 def venv_row(result: Mapping[str, Any], root: Any) -> list[dict[str, Any]]:
@@ -252,7 +312,14 @@ def venv_row(result: Mapping[str, Any], root: Any) -> list[dict[str, Any]]:
 def status_table(rows: list[Mapping[str, Any]]) -> list[str]:
     """The rows as `docker compose ps`-like lines: a header, one line per row (ok, FAIL,
     or - for a part not installed), then the verdict."""
-    header = {"ok": "", "part": "PART", "name": "NAME", "status": "STATUS", "since": "SINCE", "details": "DETAILS"}
+    header = {
+        "ok": "",
+        "part": "PART",
+        "name": "NAME",
+        "status": "STATUS",
+        "since": "SINCE",
+        "details": "DETAILS",
+    }
     table = [header, *rows]
     widths = {key: max(len(str(r[key])) for r in table) + 2 for key in ("part", "name", "status", "since")}
     lines = []
