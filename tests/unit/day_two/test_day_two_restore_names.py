@@ -1,4 +1,4 @@
-"""restore.yml's scratch database names, rendered by Ansible from the playbook itself:
+"""The restore's scratch database names, rendered by Ansible from roles/day_two/vars/main.yml:
 whatever the live database is called (up to PostgreSQL's 63-byte limit, where it cuts
 longer names), the scratch and replaced names fit in 63 bytes and never equal the live
 name or each other, so a restore never drops or renames the wrong database."""
@@ -13,8 +13,8 @@ from ansible.template import Templar
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-RESTORE = Path(__file__).resolve().parents[2] / "playbooks" / "restore.yml"
-NAMES = ("_day2_db_scratch", "_day2_db_replaced")
+VARS = Path(__file__).resolve().parents[3] / "roles" / "day_two" / "vars" / "main.yml"
+NAMES = ("_day_two_db_scratch", "_day_two_db_replaced")
 # Database names a user may configure: any text PostgreSQL takes, cut at 63 bytes.
 DB_NAMES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1).map(
     lambda name: name.encode()[:63].decode(errors="ignore") or "x"
@@ -23,7 +23,7 @@ DB_NAMES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_charact
 
 def scratch_names(live: str) -> list[str]:
     loader = DataLoader()
-    play_vars = loader.load_from_file(str(RESTORE), trusted_as_template=True)[0]["vars"]
+    play_vars = loader.load_from_file(str(VARS), trusted_as_template=True)
     templar = Templar(loader=loader, variables={**play_vars, "postgres_pgvector_db": live})
     return [templar.template(play_vars[name]) for name in NAMES]
 
