@@ -47,6 +47,8 @@ def names(
         "  gather_facts: false\n"
         "  tasks:\n"
         f"    - ansible.builtin.import_tasks: {REPO}/playbooks/tasks/stack_settings.yml\n"
+        # The backup folder as the day_two role derives it (its own vars file).
+        f"    - ansible.builtin.include_vars: {REPO}/roles/day_two/vars/main.yml\n"
         "    - ansible.builtin.copy:\n"
         "        dest: " + str(out) + "\n"
         "        mode: '0600'\n"
@@ -55,9 +57,9 @@ def names(
         "              'db_port': postgres_pgvector_port, 'redis': redis_container_name,\n"
         "              'redis_volume': redis_volume, 'redis_port': redis_port,\n"
         "              'api_port': app_services_api_port, 'ws_port': app_services_ws_port,\n"
-        "              'units': _day2_services | map(attribute='unit') | list,\n"
+        "              'units': [app_services_units.services.api.unit, app_services_units.services.ws.unit],\n"
         "              'supervisor_dir': app_services_supervisor_dir,\n"
-        "              'backups': _day2_backup_base} | to_json }}\n"
+        "              'backups': _day_two_backup_base} | to_json }}\n"
     )
     proc = subprocess.run(
         [str(PLAYBOOK_BIN), "-i", str(inventory / "hosts.yml"), str(playbook), *extra],

@@ -1,4 +1,4 @@
-"""playbooks/tasks/files/http_probe.py (the status playbook's health probe), run as
+"""roles/day_two/files/http_probe.py (the status playbook's health probe), run as
 status.yml runs it, against real local HTTP servers, with a dead proxy in
 http_proxy/HTTP_PROXY as on a corporate laptop: the stack's own addresses never go
 through the proxy. IPv4 and IPv6 loopback."""
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from this_machine import has_ipv6_loopback
 
-PROBE = Path(__file__).resolve().parents[3] / "playbooks" / "tasks" / "files" / "http_probe.py"
+PROBE = Path(__file__).resolve().parents[3] / "roles" / "day_two" / "files" / "http_probe.py"
 DEAD_PROXY = "http://127.0.0.1:9"
 
 

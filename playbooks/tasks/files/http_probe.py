@@ -1,1 +1,0 @@
-../../../roles/day_two/files/http_probe.py
