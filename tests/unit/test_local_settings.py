@@ -57,7 +57,8 @@ def names(
         "              'db_port': postgres_pgvector_port, 'redis': redis_container_name,\n"
         "              'redis_volume': redis_volume, 'redis_port': redis_port,\n"
         "              'api_port': app_services_api_port, 'ws_port': app_services_ws_port,\n"
-        "              'units': [app_services_units.services.api.unit, app_services_units.services.ws.unit],\n"
+        "              'units': [app_services_units.services.api.unit,\n"
+        "                        app_services_units.services.ws.unit],\n"
         "              'supervisor_dir': app_services_supervisor_dir,\n"
         "              'backups': _day_two_backup_base} | to_json }}\n"
     )

@@ -93,7 +93,8 @@ def test_purge_says_what_it_destroys_then_removes_containers_and_volumes(
     result = play("down", {"integrador_purge": "true"})
     assert result.rc == 0, result
     assert announced in result.output, result
-    assert result.output.index(announced) < result.output.index("TASK [day_two : Containers are removed (purge)]")
+    removal = "TASK [day_two : Containers are removed (purge)]"
+    assert result.output.index(announced) < result.output.index(removal)
     assert [container_status(docker_client, c) for c in containers] == ["absent", "absent"]
     assert not any(volume_exists(docker_client, v) for v in volumes)
     env_and_venv_are_kept(host)
