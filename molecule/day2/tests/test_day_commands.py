@@ -9,10 +9,11 @@ import signal
 import subprocess
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import requests
-from conftest import main_pid
+from conftest import main_pid, readme_examples, run_readme_example
 from make import describe, make, make_command, make_env
 from stack import BACKUPS, UNITS, USER_ENV, endpoints_answer, sql
 
@@ -39,6 +40,18 @@ def test_restart_of_one_service_changes_only_its_pid(host: Any, test_vars: dict[
     endpoints_answer(test_vars)
     api_after, ws_unchanged = pids(host)
     assert api_after not in (api, 0) and ws_unchanged == ws_after
+
+
+def test_readme_example_restarts_the_gateway(host: Any, test_vars: dict[str, Any], tmp_path: Path) -> None:
+    """roles/day_two/README.md's example: a playbook of one's own restarts the gateway only."""
+    endpoints_answer(test_vars)
+    api, ws = pids(host)
+    (example,) = readme_examples("day_two")
+    result = run_readme_example(example, tmp_path)
+    assert result.rc == 0, result
+    endpoints_answer(test_vars)
+    api_after, ws_after = pids(host)
+    assert api_after == api and ws_after not in (ws, 0)
 
 
 def test_logs_follow_streams_a_new_line_until_stopped(test_vars: dict[str, Any]) -> None:

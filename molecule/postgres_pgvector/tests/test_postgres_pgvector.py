@@ -370,7 +370,11 @@ def test_preflight_readme_example_runs_as_written(
         result = run_readme_example(stack, tmp_path)
         assert result.rc == 0, result
         assert redis_client(test_vars).ping() is True
-        result = run_readme_example(alone, tmp_path)
+        # The example leaves the endpoint to the docker CLI's rules (DOCKER_HOST, the context,
+        # /var/run/docker.sock); this laptop has the engine's socket at another path.
+        result = run_readme_example(
+            alone, tmp_path, "-e", f"preflight_docker_host={test_vars['integrador_docker_host']}"
+        )
         assert result.rc == 0 and result.changed == 0, result
     finally:
         with contextlib.suppress(docker.errors.NotFound):
