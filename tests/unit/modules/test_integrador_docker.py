@@ -94,9 +94,12 @@ def test_volume_inspect_and_missing_things_are_none(client: docker.DockerClient)
 
 def test_logs_hold_both_streams_and_the_tail(client: docker.DockerClient) -> None:
     # 40000 characters on one line: the engine splits it into several frames. The two streams are
-    # two pipes, so only the order within each is the program's.
+    # two pipes, so only the order within each is the program's; and the engine logs each pipe as
+    # it reads it, so a write to the other pipe while the long line is still being read can land
+    # inside it (CI saw err-2 there). The pauses keep the other pipe quiet while it is read.
     script = (
-        "echo out-1; echo err-1 >&2; echo 'ünï €'; head -c 40000 /dev/zero | tr '\\0' x; echo; echo err-2 >&2"
+        "echo out-1; echo err-1 >&2; echo 'ünï €'; sleep 1; head -c 40000 /dev/zero | tr '\\0' x; echo;"
+        " sleep 1; echo err-2 >&2"
     )
     out = ["out-1", "ünï €", "x" * 40000]
     err = ["err-1", "err-2"]
