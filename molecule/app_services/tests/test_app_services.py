@@ -359,7 +359,7 @@ def test_ipv6_loopback_bind_address(
 def test_readme_example_runs_as_written(
     host: Any, api: str, gateway: str, converge: Callable[..., Any], tmp_path: Path
 ) -> None:
-    """roles/app_services/README.md's example (python_env, then the services), on this laptop:
+    """roles/app_services/README.md's example (the four roles, as the scenario converges), on this laptop:
     its integrador_root (~/src/integrador) is this scenario's checkout, linked there; both
     services answer afterwards. The scenario's own converge puts the units back."""
     host.run(f"mkdir -p {PATHS.home}/src && ln -sfn {PATHS.root} {PATHS.home}/src/integrador")
