@@ -172,6 +172,15 @@ helper:
   description: Path of the database preparation script in the virtualenv, or "" when O(helper) is empty.
   type: str
   returned: always
+watch:
+  description: >-
+    Every file and folder this run's decisions read (the requirement files, included ones too,
+    the virtualenv's fingerprint, pyvenv.cfg and interpreter, Alembic's config and script
+    folders, the seed entry points, the helper): when none of them changed, neither would this
+    module's answer (playbooks/dev.yml's fast path records their digests).
+  type: list
+  elements: str
+  returned: always
 """
 
 FINGERPRINT = ".integrador-requirements.sha256"
@@ -411,6 +420,25 @@ class PythonEnv:
             handle.write(content)
         return True
 
+    def watch(self, venv: str) -> list[str]:
+        """What ensure() read (its answer changes only when one of these does)."""
+        paths = read_requirements(self.requirement_files())[0]
+        paths += [os.path.join(venv, FINGERPRINT), os.path.join(venv, "pyvenv.cfg")]
+        python = venv_python(venv)
+        paths.append(os.path.realpath(python) if os.path.exists(python) else python)
+        config = self.params["alembic_config"]
+        path = os.path.join(self.root, config) if config else ""
+        if path:
+            paths.append(path)
+            if os.path.isfile(path):
+                paths += migration_locations(path)
+        if self.params["detect_seed"]:
+            for entry, needs, _ in SEED_ENTRY_POINTS:
+                paths += [os.path.join(self.root, name) for name in (entry, *needs)]
+        if self.helper_path:
+            paths.append(self.helper_path)
+        return paths
+
     def check_free_space(self, venv: str) -> None:
         existing = venv
         while not os.path.exists(existing):
@@ -507,10 +535,9 @@ def fingerprint(venv_info: tuple[tuple[int, ...], str], files: list[str]) -> str
     return digest.hexdigest()
 
 
-def migration_files(config: str) -> list[str]:
-    """Alembic's config and every file of its script location(s) (env.py, script.py.mako, the
-    versions), sorted; caches left out. Relative locations are taken from the config's folder,
-    where the API runs alembic; %(here)s is that folder too."""
+def migration_locations(config: str) -> list[str]:
+    """Alembic's script location(s), as folders. Relative locations are taken from the config's
+    folder, where the API runs alembic; %(here)s is that folder too."""
     here = os.path.dirname(os.path.abspath(config))
     parser = configparser.ConfigParser(
         defaults={"here": here}, interpolation=configparser.BasicInterpolation()
@@ -525,9 +552,14 @@ def migration_files(config: str) -> list[str]:
             locations += [part for part in re.split(r"[\s,;" + re.escape(os.pathsep) + r"]+", extra) if part]
     except (configparser.Error, UnicodeDecodeError):
         pass  # alembic itself will say what is wrong; the file's bytes are still fingerprinted
+    return [os.path.join(here, os.path.expanduser(location)) for location in locations]
+
+
+def migration_files(config: str) -> list[str]:
+    """Alembic's config and every file of its script location(s) (env.py, script.py.mako, the
+    versions), sorted; caches left out."""
     files = {os.path.abspath(config)}
-    for location in locations:
-        folder = os.path.join(here, os.path.expanduser(location))
+    for folder in migration_locations(config):
         for top, dirs, names in os.walk(folder):
             dirs[:] = sorted(name for name in dirs if name != "__pycache__")
             files.update(os.path.join(top, name) for name in names if not name.endswith((".pyc", ".pyo")))
@@ -593,6 +625,7 @@ def main() -> None:
     env = PythonEnv(module)
     result = env.ensure()
     result["helper"] = env.helper_path
+    result["watch"] = env.watch(str(result["venv"]))
     module.exit_json(changed=bool(result["installed"] or result["helper_written"]), **result)
 
 

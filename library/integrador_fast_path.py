@@ -1,0 +1,480 @@
+#!/usr/bin/python
+"""The converged-stack fast path of playbooks/dev.yml: one module run that tells
+whether the stack is exactly as the last full converge left it, starts what is
+merely stopped, and waits until everything answers.
+
+A full converge that succeeds ends by recording (state: recorded) a stamp in the
+stack's state folder: the fingerprint of its inputs (every setting and the tool's
+own files, computed on the controller by playbooks/action_plugins/
+integrador_fast_path.py), the digest of every file of the host its decisions read
+(requirements, migrations, the venv's own fingerprint, .env, the units), the
+containers it left (id, image) and how the services run. A later run (state:
+checked) compares all of it; only when nothing differs does it do what remains
+(start stopped containers and units, probe PostgreSQL, Redis and the health URLs
+every 0.1 s) and answer fast=true, and the playbook ends there. Anything that
+differs, or anything unexpected (a port taken, a unit that will not start), answers
+fast=false with the reason, forgets the stamp, and the full converge runs, with its
+checks and its clear errors.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_docker import DockerError, connect
+from ansible.module_utils.integrador_probe import docker_start, http_get, postgres, redis
+
+DOCUMENTATION = r"""
+module: integrador_fast_path
+short_description: Tell whether the stack is as the last full converge left it, and start what is stopped
+description:
+  - With I(state=recorded), writes the stamp C(converged.json) (mode 0600) into I(state_dir):
+    I(inputs), the digest of every I(watch) path, each container's id and image, the units
+    and the summary lines. Nothing secret is written: files are kept as SHA-256 digests.
+  - With I(state=checked), compares the stamp with the host. When everything matches, starts
+    the stopped containers together, probes PostgreSQL and Redis every 0.1 s, starts the
+    stopped units and probes the health URLs, and answers RV(fast)=true. Otherwise answers
+    RV(fast)=false with RV(reason), and removes the stamp (the full converge records a new
+    one).
+  - With I(state=forgotten), removes the stamp (a day-two command that changes the stack).
+  - Never fails on a difference: a full converge follows and says what is wrong.
+options:
+  state:
+    description: What to do with the stamp.
+    type: str
+    choices: [checked, recorded, forgotten]
+    required: true
+  state_dir:
+    description: The stack's state folder (integrador_state_dir); the stamp is C(converged.json) there.
+    type: path
+    required: true
+  inputs:
+    description: Fingerprint of the run's inputs (set by the action plugin; recorded, or compared).
+    type: str
+    default: ""
+  watch:
+    description: Files and folders whose contents the full converge's decisions depend on (recorded).
+    type: list
+    elements: path
+    default: []
+  containers:
+    description: >-
+      The containers (recorded): name, probe (an integrador_wait target without its
+      password: kind, host, port, user, database) and timeout.
+    type: list
+    elements: dict
+    default: []
+  docker_host:
+    description: Docker endpoint.
+    type: str
+    default: ""
+  services:
+    description: The services (recorded): name, unit (or program), health_url, port, timeout.
+    type: list
+    elements: dict
+    default: []
+  manager:
+    description: The service manager (recorded); the fast path knows systemd and supervisor.
+    type: str
+    default: systemd
+  supervisor_ctl:
+    description: supervisorctl argv, a verb to append (manager supervisor).
+    type: list
+    elements: str
+    default: []
+  summary:
+    description: The summary lines of the full converge (recorded, shown by a fast run).
+    type: list
+    elements: str
+    default: []
+  secrets:
+    description: Passwords the probes need, by container name (checked); never written.
+    type: dict
+    default: {}
+    no_log: true
+author: Integrador developers
+"""
+
+RETURN = r"""
+fast:
+  description: Whether the stack was as recorded and now answers (the play may end).
+  type: bool
+  returned: state=checked
+reason:
+  description: Why the full converge runs (state=checked, fast=false).
+  type: str
+  returned: state=checked
+started:
+  description: Containers and services this run started.
+  type: list
+  elements: str
+  returned: state=checked
+summary:
+  description: The recorded summary lines.
+  type: list
+  elements: str
+  returned: state=checked and fast
+"""
+
+STAMP = "converged.json"
+VERSION = 1
+
+
+class NotFast(Exception):
+    """The stack is not as recorded: the full converge runs."""
+
+
+# Bigger files (an interpreter) are known by size and modification time: reading them
+# on every run would cost more than the rest of the check.
+BIG = 1 << 20
+
+
+def file_digest(path: str) -> str:
+    try:
+        info = os.stat(path)
+        if info.st_size > BIG:
+            return f"stat:{info.st_size}:{info.st_mtime_ns}"
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+
+
+def tree_digest(folder: str) -> str:
+    """Every file below a folder (caches left out): relative path and contents."""
+    digest = hashlib.sha256()
+    for top, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(names):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            path = os.path.join(top, name)
+            digest.update(os.path.relpath(path, folder).encode() + b"\0" + file_digest(path).encode())
+    return digest.hexdigest()
+
+
+def path_digest(path: str) -> str:
+    """A file's contents, a folder's tree, or what stands there instead."""
+    if os.path.isdir(path):
+        return "tree:" + tree_digest(path)
+    if os.path.islink(path) and not os.path.exists(path):
+        return "dangling"
+    return file_digest(path)
+
+
+def digests(paths: list[str]) -> dict[str, str]:
+    return {path: path_digest(path) for path in sorted(set(paths))}
+
+
+def container_record(client: Any, name: str) -> dict[str, Any]:
+    info = client.inspect_container(name)
+    if info is None:
+        raise NotFast(f"container {name} is gone")
+    return {
+        "id": info["Id"],
+        "image": info["Image"],
+        "image_name": info["Config"]["Image"],
+        "running": bool(info["State"].get("Running")),
+    }
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Something already answers on the port (a stopped service's port must be free)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host.strip("[]"), port)) == 0
+
+
+def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+
+
+class Units:
+    """The services' state and start, through their manager."""
+
+    def __init__(self, manager: str, ctl: list[str]) -> None:
+        self.manager = manager
+        self.ctl = ctl
+        self.disabled: list[str] = []
+
+    def inactive(self, names: list[str]) -> list[str]:
+        if self.manager == "systemd":
+            done = run(["systemctl", "--user", "show", "--property=Id,LoadState,ActiveState,UnitFileState,NeedDaemonReload", *names])
+            if done.returncode != 0:
+                raise NotFast(f"the systemd user manager did not answer ({done.stderr.strip()})")
+            found = {}
+            for block in done.stdout.strip().split("\n\n"):
+                props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+                found[props.get("Id", "")] = props
+            stopped = []
+            for name in names:
+                props = found.get(name, {})
+                if props.get("LoadState") != "loaded" or props.get("NeedDaemonReload") == "yes":
+                    raise NotFast(f"unit {name} is not loaded as written")
+                # `make down` disables the units; the converge enables them again.
+                if props.get("UnitFileState") not in ("enabled", "disabled"):
+                    raise NotFast(f"unit {name} is {props.get('UnitFileState') or 'not installed'}")
+                if props.get("UnitFileState") == "disabled":
+                    self.disabled.append(name)
+                if props.get("ActiveState") != "active":
+                    stopped.append(name)
+            return stopped
+        if self.manager == "supervisor":
+            done = run([*self.ctl, "status", *names])
+            if done.returncode not in (0, 3):
+                raise NotFast("supervisord does not answer")
+            states = {}
+            for line in done.stdout.splitlines():
+                parts = line.split()
+                if len(parts) >= 2:
+                    states[parts[0]] = parts[1]
+            missing = [n for n in names if n not in states]
+            if missing:
+                raise NotFast(f"supervisord has no program {', '.join(missing)}")
+            return [n for n in names if states[n] != "RUNNING"]
+        raise NotFast(f"the fast path does not drive {self.manager}")
+
+    def start(self, names: list[str]) -> None:
+        if self.manager == "systemd":
+            if self.disabled:
+                done = run(["systemctl", "--user", "enable", *self.disabled])
+                if done.returncode != 0:
+                    raise NotFast(f"{' '.join(self.disabled)} could not be enabled ({done.stderr.strip()[:200]})")
+            done = run(["systemctl", "--user", "start", "--no-block", *names])
+        else:
+            done = run([*self.ctl, "start", *names])
+        if done.returncode != 0:
+            raise NotFast(f"{' '.join(names)} did not start ({(done.stderr or done.stdout).strip()[:200]})")
+
+
+def probe(kind: str, target: dict[str, Any], password: str) -> tuple[bool, str]:
+    if kind == "postgres":
+        return postgres(target["host"], int(target["port"]), target.get("user") or "postgres", target.get("database") or "postgres")
+    if kind == "redis":
+        return redis(target["host"], int(target["port"]), password)
+    return http_get(target["url"])
+
+
+def wait(targets: list[tuple[str, dict[str, Any], str, float]], interval: float = 0.1) -> None:
+    """Probes every target every interval until all answer; a late one is not fast."""
+    began = time.monotonic()
+    pending = list(targets)
+    while pending:
+        still = []
+        for kind, target, password, timeout in pending:
+            ready, answer = probe(kind, target, password)
+            if not ready:
+                if time.monotonic() - began >= timeout:
+                    raise NotFast(f"{target.get('name', kind)} did not answer within {timeout:g} s ({answer})")
+                still.append((kind, target, password, timeout))
+        pending = still
+        if pending:
+            time.sleep(interval)
+
+
+def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
+    """Raises NotFast, or brings what is stopped up and answers what it started."""
+    if stamp.get("version") != VERSION:
+        raise NotFast("no converge of this tool's version was recorded")
+    if not params["inputs"] or stamp.get("inputs") != params["inputs"]:
+        raise NotFast("settings or the tool changed since the last converge")
+    now = digests(list(stamp.get("watch", {})))
+    changed = [path for path, digest in stamp.get("watch", {}).items() if now.get(path) != digest]
+    if changed:
+        raise NotFast(f"{changed[0]} changed since the last converge")
+
+    started: list[str] = []
+    containers = stamp.get("containers", [])
+    docker_host = stamp.get("docker_host", "")
+    if containers:
+        try:
+            client, _ = connect(docker_host, timeout=10)
+            stopped = []
+            for container in containers:
+                now_record = container_record(client, container["name"])
+                if now_record["id"] != container["id"] or now_record["image"] != container["image"]:
+                    raise NotFast(f"container {container['name']} is not the one the last converge left")
+                image = client.inspect_image(container["image_name"])
+                if image is None or image["Id"] != container["image"]:
+                    raise NotFast(f"image {container['image_name']} changed since the last converge")
+                if not now_record["running"]:
+                    probe_target = container["probe"]
+                    if port_taken(probe_target["host"], int(probe_target["port"])):
+                        raise NotFast(f"port {probe_target['port']} of stopped {container['name']} is taken")
+                    stopped.append(container["name"])
+        except DockerError as exc:
+            raise NotFast(f"Docker: {exc}") from exc
+        if stopped:
+            with concurrent.futures.ThreadPoolExecutor(len(stopped)) as pool:
+                results = list(pool.map(lambda name: docker_start(docker_host, name), stopped))
+            for name, (_, problem) in zip(stopped, results, strict=True):
+                if problem:
+                    raise NotFast(f"container {name} did not start ({problem[:200]})")
+            started += stopped
+        wait(
+            [
+                (c["probe"]["kind"], {**c["probe"], "name": c["name"]}, params["secrets"].get(c["name"], ""), float(c["timeout"]))
+                for c in containers
+            ]
+        )
+
+    services = stamp.get("services", [])
+    if services:
+        units = Units(stamp.get("manager", ""), stamp.get("supervisor_ctl", []))
+        names = [s["unit"] for s in services]
+        stopped_units = units.inactive(names)
+        for service in services:
+            if service["unit"] in stopped_units and port_taken("127.0.0.1", int(service["port"])):
+                raise NotFast(f"port {service['port']} of stopped {service['unit']} is taken")
+        if stopped_units or units.disabled:
+            units.start(sorted(set(stopped_units) | set(units.disabled)))
+            started += stopped_units
+        wait([("http", {"url": s["health_url"], "name": s["unit"]}, "", float(s["timeout"])) for s in services])
+    return started
+
+
+def record(params: dict[str, Any]) -> dict[str, Any]:
+    containers = []
+    # The endpoint as resolved now (a Docker context may name it): the check starts containers there.
+    docker_host = params["docker_host"]
+    if params["containers"]:
+        try:
+            client, _ = connect(params["docker_host"], timeout=10)
+            docker_host = client.host
+            for container in params["containers"]:
+                found = container_record(client, container["name"])
+                containers.append(
+                    {
+                        "name": container["name"],
+                        "id": found["id"],
+                        "image": found["image"],
+                        "image_name": found["image_name"],
+                        # The password stays out of the file: the check is given it.
+                        "probe": {k: v for k, v in container["probe"].items() if k != "password"},
+                        "timeout": container.get("timeout", 60),
+                    }
+                )
+        except (DockerError, NotFast) as exc:
+            raise NotFast(f"Docker: {exc}") from exc
+    return {
+        "version": VERSION,
+        "inputs": params["inputs"],
+        "watch": digests(params["watch"]),
+        "docker_host": docker_host,
+        "containers": containers,
+        "manager": params["manager"],
+        "supervisor_ctl": params["supervisor_ctl"],
+        "services": params["services"],
+        "summary": params["summary"],
+    }
+
+
+def read_stamp(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            stamp = json.load(handle)
+    except FileNotFoundError:
+        raise NotFast("no converge was recorded") from None
+    except (OSError, ValueError):
+        raise NotFast("the record of the last converge is unreadable") from None
+    if not isinstance(stamp, dict):
+        raise NotFast("the record of the last converge is unreadable")
+    return stamp
+
+
+def write_stamp(path: str, stamp: dict[str, Any]) -> None:
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".converged.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(stamp, out, indent=1, sort_keys=True)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def forget(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "state": {"type": "str", "choices": ["checked", "recorded", "forgotten"], "required": True},
+    "state_dir": {"type": "path", "required": True},
+    "inputs": {"type": "str", "default": ""},
+    "watch": {"type": "list", "elements": "path", "default": []},
+    "containers": {"type": "list", "elements": "dict", "default": []},
+    "docker_host": {"type": "str", "default": ""},
+    "services": {"type": "list", "elements": "dict", "default": []},
+    "manager": {"type": "str", "default": "systemd"},
+    "supervisor_ctl": {"type": "list", "elements": "str", "default": []},
+    "summary": {"type": "list", "elements": "str", "default": []},
+    "secrets": {"type": "dict", "default": {}, "no_log": True},
+}
+
+
+def answer(params: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:
+    """The module's result for validated params (also called in-process by the action plugin
+    on a local connection, where it costs no module run)."""
+    path = os.path.join(os.path.expanduser(params["state_dir"]), STAMP)
+    if params["state"] == "forgotten":
+        changed = os.path.exists(path)
+        if not check_mode:
+            forget(path)
+        return {"changed": changed, "path": path}
+    if params["state"] == "recorded":
+        if check_mode:
+            return {"changed": False, "path": path, "recorded": False}
+        try:
+            stamp = record(params)
+        except NotFast as exc:
+            # Nothing recorded: the next run converges in full, as this one did.
+            forget(path)
+            return {"changed": False, "path": path, "recorded": False, "reason": str(exc)}
+        write_stamp(path, stamp)
+        return {"changed": False, "path": path, "recorded": True}
+
+    if check_mode:
+        return {"changed": False, "fast": False, "reason": "check mode: the full converge reports", "started": []}
+    began = time.monotonic()
+    try:
+        stamp = read_stamp(path)
+        started = check(params, stamp)
+    except NotFast as exc:
+        forget(path)
+        return {"changed": False, "fast": False, "reason": str(exc), "started": [], "seconds": round(time.monotonic() - began, 2)}
+    return {
+        "changed": bool(started),
+        "fast": True,
+        "reason": "",
+        "started": started,
+        "summary": stamp.get("summary", []),
+        "seconds": round(time.monotonic() - began, 2),
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**answer(module.params, module.check_mode))
+
+
+if __name__ == "__main__":
+    main()

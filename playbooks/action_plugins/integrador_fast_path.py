@@ -1,0 +1,114 @@
+"""Controller side of library/integrador_fast_path.py: the fingerprint of a run's
+inputs, and the check done in-process where the stack is on this machine.
+
+The inputs are every setting of the stack's roles as this run sees them (every
+variable named integrador_*, postgres_pgvector_*, redis_*, python_env_*,
+app_services_*, ollama_*, preflight_*, templated, whatever set it: defaults,
+inventory, group_vars, -e) and the tool's own files (roles, playbooks, modules,
+plugins, ansible.cfg). A change to any of them makes the next run a full
+converge. They are fingerprinted when the run starts (state: checked), before any
+task has set a fact, and that fingerprint is the one recorded at its end.
+
+On a local connection without become (a developer's `make dev`) the stamp, the
+containers and the units are this machine's, reached as this user: the module's
+own functions (loaded from library/integrador_fast_path.py, with our module_utils
+under the names Ansible gives them) run in this worker process, and a converged
+stack costs no module execution at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import module_loader
+
+# The variables that are the stack's settings.
+SETTINGS = re.compile(r"^(integrador|postgres_pgvector|redis|python_env|app_services|ollama|preflight)_")
+# The tool's own files, relative to the project (this file is playbooks/action_plugins/).
+PROJECT = Path(__file__).resolve().parents[2]
+TOOL_PARTS = ("ansible.cfg", "requirements.yml", "roles", "playbooks", "library", "module_utils", "filter_plugins")
+
+
+@functools.cache
+def tool_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for part in TOOL_PARTS:
+        top = PROJECT / part
+        paths = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for path in paths:
+            if "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo"):
+                continue
+            digest.update(str(path.relative_to(PROJECT)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@functools.cache
+def fast_path_module() -> ModuleType:
+    """library/integrador_fast_path.py and the module_utils it imports, for in-process use."""
+    path = module_loader.find_plugin("integrador_fast_path")
+    if not path:
+        raise ImportError("integrador_fast_path module not found on the module path")
+    utils = Path(path).resolve().parent.parent / "module_utils"
+    # Under the names Ansible packs them with; in this short-lived worker process only.
+    for name in ("integrador_docker_context", "integrador_docker", "integrador_probe"):
+        qualified = f"ansible.module_utils.{name}"
+        if qualified not in sys.modules:
+            spec = importlib.util.spec_from_file_location(qualified, utils / f"{name}.py")
+            assert spec and spec.loader
+            loaded = importlib.util.module_from_spec(spec)
+            sys.modules[qualified] = loaded
+            spec.loader.exec_module(loaded)
+    spec = importlib.util.spec_from_file_location("_integrador_fast_path_module", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def with_defaults(module: ModuleType, args: dict[str, Any]) -> dict[str, Any]:
+    """The module's argument spec applied by hand (types are already right from the task)."""
+    params = {key: args.get(key, spec.get("default")) for key, spec in module.ARGUMENT_SPEC.items()}
+    params["state_dir"] = os.path.expanduser(str(params["state_dir"]))
+    params["watch"] = [os.path.expanduser(str(p)) for p in params["watch"] or []]
+    return params
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def inputs(self, task_vars: dict[str, Any]) -> str:
+        settings: dict[str, Any] = {}
+        for name in sorted(k for k in task_vars if SETTINGS.match(k)):
+            try:
+                settings[name] = self._templar.template(task_vars[name])
+            except Exception as exc:  # noqa: BLE001 - a setting that cannot be templated yet is part of the inputs as such
+                settings[name] = f"<{type(exc).__name__}>"
+        text = json.dumps(settings, sort_keys=True, default=str)
+        return hashlib.sha256((tool_fingerprint() + "\0" + text).encode()).hexdigest()
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        args = dict(self._task.args)
+        if args.get("state") == "checked":
+            args["inputs"] = self.inputs(task_vars)
+        here = self._connection.transport == "local" and not self._play_context.become
+        if here:
+            module = fast_path_module()
+            answer = module.answer(with_defaults(module, args), bool(self._play_context.check_mode))
+        else:
+            answer = self._execute_module(module_name="integrador_fast_path", module_args=args, task_vars=task_vars)
+            answer.pop("invocation", None)
+        answer["inputs"] = args.get("inputs", "")
+        result.update(answer)
+        return result
