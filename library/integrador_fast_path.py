@@ -412,7 +412,8 @@ def forget(path: str) -> bool:
     try:
         os.unlink(path)
         return True
-    except FileNotFoundError:
+    except OSError:
+        # Missing, or not ours to remove: the next check compares it again anyway.
         return False
 
 
@@ -445,7 +446,7 @@ def answer(params: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:
             return {"changed": False, "path": path, "recorded": False}
         try:
             stamp = record(params)
-        except NotFast as exc:
+        except (NotFast, OSError) as exc:
             # Nothing recorded: the next run converges in full, as this one did.
             forget(path)
             return {"changed": False, "path": path, "recorded": False, "reason": str(exc)}
@@ -459,16 +460,20 @@ def answer(params: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:
         stamp = read_stamp(path)
         started = check(params, stamp)
     except NotFast as exc:
-        forget(path)
-        return {"changed": False, "fast": False, "reason": str(exc), "started": [], "seconds": round(time.monotonic() - began, 2)}
-    return {
-        "changed": bool(started),
-        "fast": True,
-        "reason": "",
-        "started": started,
-        "summary": stamp.get("summary", []),
-        "seconds": round(time.monotonic() - began, 2),
-    }
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the fast path never stops a run: the full converge reports
+        reason = f"the check itself failed ({type(exc).__name__}: {exc})"
+    else:
+        return {
+            "changed": bool(started),
+            "fast": True,
+            "reason": "",
+            "started": started,
+            "summary": stamp.get("summary", []),
+            "seconds": round(time.monotonic() - began, 2),
+        }
+    forget(path)
+    return {"changed": False, "fast": False, "reason": reason, "started": [], "seconds": round(time.monotonic() - began, 2)}
 
 
 def main() -> None:

@@ -189,13 +189,14 @@ def converge() -> Callable[..., ConvergeResult]:
 
 
 @contextlib.contextmanager
-def occupied_port(host: Any, address: str = "127.0.0.1") -> Iterator[int]:
-    """A free port on the laptop's loopback (`127.0.0.1` or `::1`), held by another program (a
-    plain python3 listener, as a developer's own server would) while in use."""
+def occupied_port(host: Any, address: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+    """A port on the laptop's loopback (`127.0.0.1` or `::1`; a free one unless given), held by
+    another program (a plain python3 listener, as a developer's own server would) while in use."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family) as probe:
-        probe.bind((address, 0))
-        port: int = probe.getsockname()[1]
+    if not port:
+        with socket.socket(family) as probe:
+            probe.bind((address, 0))
+            port = probe.getsockname()[1]
     squatter = (
         f"import socket,time; s=socket.socket(socket.{family.name}); s.bind(('{address}',{port})); "
         "s.listen(); time.sleep(120)"

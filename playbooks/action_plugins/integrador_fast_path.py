@@ -106,6 +106,8 @@ class ActionModule(ActionBase):
         if here:
             module = fast_path_module()
             answer = module.answer(with_defaults(module, args), bool(self._play_context.check_mode))
+            # Done by this process: no module execution (bench/run.py counts them).
+            answer["in_process"] = True
         else:
             answer = self._execute_module(module_name="integrador_fast_path", module_args=args, task_vars=task_vars)
             answer.pop("invocation", None)

@@ -102,9 +102,10 @@ def tasks_that_ran(output: str) -> list[str]:
 
 
 def test_no_change_run_executes_only_the_preflight_and_python_env(converge: Callable[..., Any]) -> None:
-    """The no-change path: one preflight module run, then python_env's fingerprint and
-    .env checks; no docker_container, psql, setup, systemctl or health request."""
-    result = converge()
+    """The full converge's no-change path (the fast path off, as after a change of
+    settings): one preflight module run, then python_env's fingerprint and .env
+    checks; no docker_container, psql, setup, systemctl or health request."""
+    result = converge({"integrador_fast_path": False})
     assert result.rc == 0 and result.changed == 0, result
     ran = tasks_that_ran(result.output)
     preflight = "Docker, ports, checkout, Python, user manager and disk are ready"
@@ -168,15 +169,15 @@ def all_green(test_vars: dict[str, Any]) -> bool:
 def test_warm_start_starts_both_containers_in_one_module_run(
     host: Any, docker_client: docker.DockerClient, test_vars: dict[str, Any], converge: Callable[..., Any]
 ) -> None:
-    """Both containers and both units stopped: one integrador_wait starts both
-    containers (docker_container is not called for a container as configured),
-    the units start, and the run ends with all four endpoints green and both
-    containers healthy to Docker too."""
+    """The full converge (the fast path off), both containers and both units
+    stopped: one integrador_wait starts both containers (docker_container is not
+    called for a container as configured), the units start, and the run ends
+    with all four endpoints green and both containers healthy to Docker too."""
     host.run(f"{USER_ENV} systemctl --user stop integrador-api.service integrador-ws.service")
     names = (test_vars["postgres_pgvector_container_name"], test_vars["redis_container_name"])
     for name in names:
         docker_client.containers.get(name).stop(timeout=10)
-    result = converge()
+    result = converge({"integrador_fast_path": False})
     assert result.rc == 0, result
     ran = tasks_that_ran(result.output)
     assert [name for name in ran if "Containers are started and answer" in name], ran
@@ -184,7 +185,7 @@ def test_warm_start_starts_both_containers_in_one_module_run(
     assert all_green(test_vars), result
     for name in names:
         assert docker_client.containers.get(name).attrs["State"]["Health"]["Status"] == "healthy", name
-    again = converge()
+    again = converge({"integrador_fast_path": False})
     assert again.rc == 0 and again.changed == 0, again
 
 

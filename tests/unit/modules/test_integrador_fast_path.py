@@ -1,0 +1,172 @@
+"""library/integrador_fast_path.py on real files (its containers and units are the default
+scenario's: molecule/default/tests/test_fast_path.py): a stamp is recorded, a check against an
+unchanged host is fast, and any change to a watched file, to the inputs or to the stamp itself
+makes the run converge in full, with the stamp forgotten. Hypothesis changes the watched files'
+bytes; the file digests hold no secret."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from module_loader import ROOT, load
+
+fast_path = load(ROOT / "library" / "integrador_fast_path.py", "integrador_fast_path_under_test")
+
+
+def params(state: str, state_dir: Path, **given_args: Any) -> dict[str, Any]:
+    values = {key: spec.get("default") for key, spec in fast_path.ARGUMENT_SPEC.items()}
+    values.update(state=state, state_dir=str(state_dir), **given_args)
+    return values
+
+
+def checkout(tmp: Path) -> list[str]:
+    (tmp / "backend" / "migrations" / "versions").mkdir(parents=True)
+    (tmp / "backend" / "requirements.txt").write_text("fastapi==0.115.0\n-r more.txt\n")
+    (tmp / "backend" / "more.txt").write_text("asyncpg\n")
+    (tmp / "backend" / ".env").write_text("JWT_SECRET=s3cr3t-value-never-written\n")
+    (tmp / "backend" / "migrations" / "versions" / "0001_menu.py").write_text("revision = '0001'\n")
+    return [
+        str(tmp / "backend" / "requirements.txt"),
+        str(tmp / "backend" / "more.txt"),
+        str(tmp / "backend" / ".env"),
+        str(tmp / "backend" / "migrations"),
+        str(tmp / "backend" / "seed.py"),  # missing: its appearance counts too
+    ]
+
+
+def record(tmp: Path, watch: list[str], inputs: str = "in-1") -> Path:
+    answer = fast_path.answer(params("recorded", tmp / "state", inputs=inputs, watch=watch, summary=["REST API  x"]))
+    assert answer["recorded"] is True, answer
+    return Path(answer["path"])
+
+
+def check(tmp: Path, inputs: str = "in-1") -> dict[str, Any]:
+    return fast_path.answer(params("checked", tmp / "state", inputs=inputs))
+
+
+def test_unchanged_host_is_fast_and_gives_the_recorded_summary(tmp_path: Path) -> None:
+    stamp = record(tmp_path, checkout(tmp_path))
+    assert oct(stamp.stat().st_mode & 0o777) == "0o600"
+    answer = check(tmp_path)
+    assert answer["fast"] is True and answer["changed"] is False, answer
+    assert answer["summary"] == ["REST API  x"]
+    assert stamp.exists()
+
+
+def test_the_stamp_holds_digests_not_contents(tmp_path: Path) -> None:
+    stamp = record(tmp_path, checkout(tmp_path))
+    text = stamp.read_text()
+    assert "s3cr3t-value-never-written" not in text
+    assert json.loads(text)["watch"][str(tmp_path / "backend" / "seed.py")] == "missing"
+
+
+def change_requirements(tmp: Path) -> None:
+    (tmp / "backend" / "more.txt").write_text("asyncpg==0.30.0\n")
+
+
+def add_migration(tmp: Path) -> None:
+    (tmp / "backend" / "migrations" / "versions" / "0002_tables.py").write_text("revision = '0002'\n")
+
+
+def add_seed(tmp: Path) -> None:
+    (tmp / "backend" / "seed.py").write_text("print('seed')\n")
+
+
+def remove_env(tmp: Path) -> None:
+    (tmp / "backend" / ".env").unlink()
+
+
+def dangle_env(tmp: Path) -> None:
+    remove_env(tmp)
+    (tmp / "backend" / ".env").symlink_to(tmp / "nowhere")
+
+
+def test_each_kind_of_change_converges_in_full_and_forgets_the_stamp(tmp_path: Path) -> None:
+    for number, change in enumerate((change_requirements, add_migration, add_seed, remove_env, dangle_env)):
+        tmp = tmp_path / str(number)
+        stamp = record(tmp, checkout(tmp))
+        change(tmp)
+        answer = check(tmp)
+        assert answer["fast"] is False, (change.__name__, answer)
+        assert "changed since the last converge" in answer["reason"], answer
+        assert not stamp.exists(), change.__name__
+
+
+def test_other_inputs_converge_in_full(tmp_path: Path) -> None:
+    record(tmp_path, checkout(tmp_path), inputs="in-1")
+    answer = check(tmp_path, inputs="in-2")
+    assert answer["fast"] is False and "settings or the tool changed" in answer["reason"], answer
+
+
+def test_no_stamp_or_a_damaged_one_converges_in_full(tmp_path: Path) -> None:
+    assert check(tmp_path)["reason"] == "no converge was recorded"
+    stamp = record(tmp_path, checkout(tmp_path))
+    for damage in ("{", "[]", json.dumps({"version": 0})):
+        stamp.write_text(damage)
+        answer = check(tmp_path)
+        assert answer["fast"] is False, (damage, answer)
+        assert not stamp.exists()
+        record(tmp_path, [])
+
+
+def test_a_container_that_cannot_be_reached_converges_in_full(tmp_path: Path) -> None:
+    """A stamp naming a container on an engine that does not answer: never an error, the full
+    converge (and its preflight) reports."""
+    stamp = record(tmp_path, [])
+    data = json.loads(stamp.read_text())
+    data["docker_host"] = f"unix://{tmp_path}/no-engine.sock"
+    data["containers"] = [{"name": "itest_fastpath_none", "id": "x", "image": "y", "image_name": "z", "probe": {}}]
+    stamp.write_text(json.dumps(data))
+    answer = check(tmp_path)
+    assert answer["fast"] is False and answer["reason"].startswith("Docker:"), answer
+
+
+def test_check_mode_never_takes_the_fast_path(tmp_path: Path) -> None:
+    record(tmp_path, checkout(tmp_path))
+    answer = fast_path.answer(params("checked", tmp_path / "state", inputs="in-1"), check_mode=True)
+    assert answer["fast"] is False and answer["changed"] is False
+
+
+def test_forgotten_removes_the_stamp(tmp_path: Path) -> None:
+    stamp = record(tmp_path, [])
+    assert fast_path.answer(params("forgotten", tmp_path / "state"))["changed"] is True
+    assert not stamp.exists()
+    assert fast_path.answer(params("forgotten", tmp_path / "state"))["changed"] is False
+
+
+def test_big_files_are_known_by_size_and_time(tmp_path: Path) -> None:
+    big = tmp_path / "python3"
+    big.write_bytes(b"\0" * (fast_path.BIG + 1))
+    before = fast_path.path_digest(str(big))
+    assert before.startswith("stat:")
+    os.utime(big, ns=(1, 1))
+    assert fast_path.path_digest(str(big)) != before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    original=st.binary(max_size=300),
+    position=st.integers(min_value=0, max_value=400),
+    insert=st.binary(min_size=1, max_size=8),
+    where=st.sampled_from(["backend/.env", "backend/requirements.txt", "backend/migrations/versions/0001_menu.py"]),
+)
+def test_any_change_of_a_watched_file_is_seen(
+    tmp_path_factory: Any, original: bytes, position: int, insert: bytes, where: str
+) -> None:
+    """A user's file, any bytes, changed anywhere (inserted or overwritten): never fast."""
+    tmp = tmp_path_factory.mktemp("fast")
+    watch = checkout(tmp)
+    (tmp / where).write_bytes(original)
+    record(tmp, watch)
+    cut = min(position, len(original))
+    changed = original[:cut] + insert + original[cut + len(insert) :]
+    if changed == original:
+        changed = original + insert
+    (tmp / where).write_bytes(changed)
+    answer = check(tmp)
+    assert answer["fast"] is False, (where, original, changed)
