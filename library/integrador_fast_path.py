@@ -37,9 +37,9 @@ DOCUMENTATION = r"""
 module: integrador_fast_path
 short_description: Tell whether the stack is as the last full converge left it, and start what is stopped
 description:
-  - With I(state=recorded), writes the stamp C(converged.json) (mode 0600) into I(state_dir):
+  - With I(state=recorded), writes the stamp C(converged.json) (mode 0600) into I(state_dir), holding
     I(inputs), the digest of every I(watch) path, each container's id and image, the units
-    and the summary lines. Nothing secret is written: files are kept as SHA-256 digests.
+    and the summary lines. Nothing secret is written (files are kept as SHA-256 digests).
   - With I(state=checked), compares the stamp with the host. When everything matches, starts
     the stopped containers together, probes PostgreSQL and Redis every 0.1 s, starts the
     stopped units and probes the health URLs, and answers RV(fast)=true. Otherwise answers
@@ -78,7 +78,7 @@ options:
     type: str
     default: ""
   services:
-    description: The services (recorded): name, unit (or program), health_url, port, timeout.
+    description: The services (recorded), each with unit (or program), health_url, port and timeout.
     type: list
     elements: dict
     default: []
@@ -211,7 +211,15 @@ class Units:
 
     def inactive(self, names: list[str]) -> list[str]:
         if self.manager == "systemd":
-            done = run(["systemctl", "--user", "show", "--property=Id,LoadState,ActiveState,UnitFileState,NeedDaemonReload", *names])
+            done = run(
+                [
+                    "systemctl",
+                    "--user",
+                    "show",
+                    "--property=Id,LoadState,ActiveState,UnitFileState,NeedDaemonReload",
+                    *names,
+                ]
+            )
             if done.returncode != 0:
                 raise NotFast(f"the systemd user manager did not answer ({done.stderr.strip()})")
             found = {}
@@ -251,7 +259,9 @@ class Units:
             if self.disabled:
                 done = run(["systemctl", "--user", "enable", *self.disabled])
                 if done.returncode != 0:
-                    raise NotFast(f"{' '.join(self.disabled)} could not be enabled ({done.stderr.strip()[:200]})")
+                    raise NotFast(
+                        f"{' '.join(self.disabled)} could not be enabled ({done.stderr.strip()[:200]})"
+                    )
             done = run(["systemctl", "--user", "start", "--no-block", *names])
         else:
             done = run([*self.ctl, "start", *names])
@@ -261,7 +271,12 @@ class Units:
 
 def probe(kind: str, target: dict[str, Any], password: str) -> tuple[bool, str]:
     if kind == "postgres":
-        return postgres(target["host"], int(target["port"]), target.get("user") or "postgres", target.get("database") or "postgres")
+        return postgres(
+            target["host"],
+            int(target["port"]),
+            target.get("user") or "postgres",
+            target.get("database") or "postgres",
+        )
     if kind == "redis":
         return redis(target["host"], int(target["port"]), password)
     return http_get(target["url"])
@@ -277,7 +292,9 @@ def wait(targets: list[tuple[str, dict[str, Any], str, float]], interval: float 
             ready, answer = probe(kind, target, password)
             if not ready:
                 if time.monotonic() - began >= timeout:
-                    raise NotFast(f"{target.get('name', kind)} did not answer within {timeout:g} s ({answer})")
+                    raise NotFast(
+                        f"{target.get('name', kind)} did not answer within {timeout:g} s ({answer})"
+                    )
                 still.append((kind, target, password, timeout))
         pending = still
         if pending:
@@ -325,7 +342,12 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
             started += stopped
         wait(
             [
-                (c["probe"]["kind"], {**c["probe"], "name": c["name"]}, params["secrets"].get(c["name"], ""), float(c["timeout"]))
+                (
+                    c["probe"]["kind"],
+                    {**c["probe"], "name": c["name"]},
+                    params["secrets"].get(c["name"], ""),
+                    float(c["timeout"]),
+                )
                 for c in containers
             ]
         )
@@ -341,7 +363,9 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
         if stopped_units or units.disabled:
             units.start(sorted(set(stopped_units) | set(units.disabled)))
             started += stopped_units
-        wait([("http", {"url": s["health_url"], "name": s["unit"]}, "", float(s["timeout"])) for s in services])
+        wait(
+            [("http", {"url": s["health_url"], "name": s["unit"]}, "", float(s["timeout"])) for s in services]
+        )
     return started
 
 
@@ -454,7 +478,12 @@ def answer(params: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:
         return {"changed": False, "path": path, "recorded": True}
 
     if check_mode:
-        return {"changed": False, "fast": False, "reason": "check mode: the full converge reports", "started": []}
+        return {
+            "changed": False,
+            "fast": False,
+            "reason": "check mode: the full converge reports",
+            "started": [],
+        }
     began = time.monotonic()
     try:
         stamp = read_stamp(path)
@@ -473,7 +502,13 @@ def answer(params: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:
             "seconds": round(time.monotonic() - began, 2),
         }
     forget(path)
-    return {"changed": False, "fast": False, "reason": reason, "started": [], "seconds": round(time.monotonic() - began, 2)}
+    return {
+        "changed": False,
+        "fast": False,
+        "reason": reason,
+        "started": [],
+        "seconds": round(time.monotonic() - began, 2),
+    }
 
 
 def main() -> None:

@@ -36,7 +36,15 @@ from ansible.plugins.loader import module_loader
 SETTINGS = re.compile(r"^(integrador|postgres_pgvector|redis|python_env|app_services|ollama|preflight)_")
 # The tool's own files, relative to the project (this file is playbooks/action_plugins/).
 PROJECT = Path(__file__).resolve().parents[2]
-TOOL_PARTS = ("ansible.cfg", "requirements.yml", "roles", "playbooks", "library", "module_utils", "filter_plugins")
+TOOL_PARTS = (
+    "ansible.cfg",
+    "requirements.yml",
+    "roles",
+    "playbooks",
+    "library",
+    "module_utils",
+    "filter_plugins",
+)
 
 
 @functools.cache
@@ -48,7 +56,9 @@ def tool_fingerprint() -> str:
         for path in paths:
             if "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo"):
                 continue
-            digest.update(str(path.relative_to(PROJECT)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+            digest.update(
+                str(path.relative_to(PROJECT)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest()
+            )
     return digest.hexdigest()
 
 
@@ -109,7 +119,9 @@ class ActionModule(ActionBase):
             # Done by this process: no module execution (bench/run.py counts them).
             answer["in_process"] = True
         else:
-            answer = self._execute_module(module_name="integrador_fast_path", module_args=args, task_vars=task_vars)
+            answer = self._execute_module(
+                module_name="integrador_fast_path", module_args=args, task_vars=task_vars
+            )
             answer.pop("invocation", None)
         answer["inputs"] = args.get("inputs", "")
         result.update(answer)

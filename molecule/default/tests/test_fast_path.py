@@ -30,8 +30,14 @@ def test_no_change_run_is_one_check_and_the_summary(converge: Callable[..., Any]
     result = converge()
     assert result.rc == 0 and result.changed == 0, result
     assert fast(result), result
-    assert "Fast path   as the last converge left it (integrador_fast_path: false converges in full)" in result.output
-    assert "REST API    http://127.0.0.1:" in result.output and "Reboot      comes back by itself" in result.output
+    assert (
+        "Fast path   as the last converge left it (integrador_fast_path: false converges in full)"
+        in result.output
+    )
+    assert (
+        "REST API    http://127.0.0.1:" in result.output
+        and "Reboot      comes back by itself" in result.output
+    )
 
 
 def test_warm_start_starts_containers_and_units_in_the_check(
@@ -74,7 +80,9 @@ def test_other_settings_converge_in_full_then_are_fast_again(converge: Callable[
     assert fast(converge())
 
 
-def test_a_hand_edit_of_env_converges_in_full(host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]) -> None:
+def test_a_hand_edit_of_env_converges_in_full(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
     env_file = f"{test_vars['integrador_root']}/backend/.env"
     host.run(f"printf '# itest: a note of the developer\\n' >> {env_file}")
     result = converge()

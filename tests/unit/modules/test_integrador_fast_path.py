@@ -40,7 +40,9 @@ def checkout(tmp: Path) -> list[str]:
 
 
 def record(tmp: Path, watch: list[str], inputs: str = "in-1") -> Path:
-    answer = fast_path.answer(params("recorded", tmp / "state", inputs=inputs, watch=watch, summary=["REST API  x"]))
+    answer = fast_path.answer(
+        params("recorded", tmp / "state", inputs=inputs, watch=watch, summary=["REST API  x"])
+    )
     assert answer["recorded"] is True, answer
     return Path(answer["path"])
 
@@ -120,7 +122,9 @@ def test_a_container_that_cannot_be_reached_converges_in_full(tmp_path: Path) ->
     stamp = record(tmp_path, [])
     data = json.loads(stamp.read_text())
     data["docker_host"] = f"unix://{tmp_path}/no-engine.sock"
-    data["containers"] = [{"name": "itest_fastpath_none", "id": "x", "image": "y", "image_name": "z", "probe": {}}]
+    data["containers"] = [
+        {"name": "itest_fastpath_none", "id": "x", "image": "y", "image_name": "z", "probe": {}}
+    ]
     stamp.write_text(json.dumps(data))
     answer = check(tmp_path)
     assert answer["fast"] is False and answer["reason"].startswith("Docker:"), answer
@@ -153,7 +157,9 @@ def test_big_files_are_known_by_size_and_time(tmp_path: Path) -> None:
     original=st.binary(max_size=300),
     position=st.integers(min_value=0, max_value=400),
     insert=st.binary(min_size=1, max_size=8),
-    where=st.sampled_from(["backend/.env", "backend/requirements.txt", "backend/migrations/versions/0001_menu.py"]),
+    where=st.sampled_from(
+        ["backend/.env", "backend/requirements.txt", "backend/migrations/versions/0001_menu.py"]
+    ),
 )
 def test_any_change_of_a_watched_file_is_seen(
     tmp_path_factory: Any, original: bytes, position: int, insert: bytes, where: str
