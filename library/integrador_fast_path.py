@@ -264,7 +264,11 @@ class Units:
                     )
             done = run(["systemctl", "--user", "start", "--no-block", *names])
         else:
-            done = run([*self.ctl, "start", *names])
+            # supervisorctl start waits for each program's startsecs in turn: one call per
+            # program, side by side, so the wait is the longest one, not their sum.
+            with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+                runs = list(pool.map(lambda name: run([*self.ctl, "start", name]), names))
+            done = next((r for r in runs if r.returncode != 0), runs[0])
         if done.returncode != 0:
             raise NotFast(f"{' '.join(names)} did not start ({(done.stderr or done.stdout).strip()[:200]})")
 
