@@ -27,7 +27,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_docker import DockerError, connect
@@ -91,6 +93,12 @@ options:
     type: list
     elements: str
     default: []
+  service_needs:
+    description: >-
+      The containers each service needs, by unit (recorded); a stopped service starts as soon
+      as those answer. A unit not named here needs every container.
+    type: dict
+    default: {}
   summary:
     description: The summary lines of the full converge (recorded, shown by a fast run).
     type: list
@@ -256,12 +264,11 @@ class Units:
 
     def start(self, names: list[str]) -> None:
         if self.manager == "systemd":
-            if self.disabled:
-                done = run(["systemctl", "--user", "enable", *self.disabled])
+            disabled = [name for name in names if name in self.disabled]
+            if disabled:
+                done = run(["systemctl", "--user", "enable", *disabled])
                 if done.returncode != 0:
-                    raise NotFast(
-                        f"{' '.join(self.disabled)} could not be enabled ({done.stderr.strip()[:200]})"
-                    )
+                    raise NotFast(f"{' '.join(disabled)} could not be enabled ({done.stderr.strip()[:200]})")
             done = run(["systemctl", "--user", "start", "--no-block", *names])
         else:
             # supervisorctl start waits for each program's startsecs in turn: one call per
@@ -286,21 +293,29 @@ def probe(kind: str, target: dict[str, Any], password: str) -> tuple[bool, str]:
     return http_get(target["url"])
 
 
-def wait(targets: list[tuple[str, dict[str, Any], str, float]], interval: float = 0.1) -> None:
-    """Probes every target every interval until all answer; a late one is not fast."""
+def wait(
+    targets: list[tuple[str, dict[str, Any], str, float]],
+    interval: float = 0.1,
+    on_ready: Callable[[set[str]], None] | None = None,
+) -> None:
+    """Probes every target every interval until all answer; a late one is not fast.
+    on_ready is told the names that answered so far, after every round."""
     began = time.monotonic()
     pending = list(targets)
+    ready_names: set[str] = set()
     while pending:
         still = []
         for kind, target, password, timeout in pending:
             ready, answer = probe(kind, target, password)
-            if not ready:
-                if time.monotonic() - began >= timeout:
-                    raise NotFast(
-                        f"{target.get('name', kind)} did not answer within {timeout:g} s ({answer})"
-                    )
-                still.append((kind, target, password, timeout))
+            if ready:
+                ready_names.add(target.get("name", kind))
+                continue
+            if time.monotonic() - began >= timeout:
+                raise NotFast(f"{target.get('name', kind)} did not answer within {timeout:g} s ({answer})")
+            still.append((kind, target, password, timeout))
         pending = still
+        if on_ready:
+            on_ready(set(ready_names))
         if pending:
             time.sleep(interval)
 
@@ -316,61 +331,87 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
     if changed:
         raise NotFast(f"{changed[0]} changed since the last converge")
 
-    started: list[str] = []
     containers = stamp.get("containers", [])
-    docker_host = stamp.get("docker_host", "")
-    if containers:
-        try:
-            client, _ = connect(docker_host, timeout=10)
-            stopped = []
-            for container in containers:
-                now_record = container_record(client, container["name"])
-                if now_record["id"] != container["id"] or now_record["image"] != container["image"]:
-                    raise NotFast(f"container {container['name']} is not the one the last converge left")
-                image = client.inspect_image(container["image_name"])
-                if image is None or image["Id"] != container["image"]:
-                    raise NotFast(f"image {container['image_name']} changed since the last converge")
-                if not now_record["running"]:
-                    probe_target = container["probe"]
-                    if port_taken(probe_target["host"], int(probe_target["port"])):
-                        raise NotFast(f"port {probe_target['port']} of stopped {container['name']} is taken")
-                    stopped.append(container["name"])
-        except DockerError as exc:
-            raise NotFast(f"Docker: {exc}") from exc
-        if stopped:
-            with concurrent.futures.ThreadPoolExecutor(len(stopped)) as pool:
-                results = list(pool.map(lambda name: docker_start(docker_host, name), stopped))
-            for name, (_, problem) in zip(stopped, results, strict=True):
-                if problem:
-                    raise NotFast(f"container {name} did not start ({problem[:200]})")
-            started += stopped
-        wait(
-            [
-                (
-                    c["probe"]["kind"],
-                    {**c["probe"], "name": c["name"]},
-                    params["secrets"].get(c["name"], ""),
-                    float(c["timeout"]),
-                )
-                for c in containers
-            ]
-        )
-
     services = stamp.get("services", [])
-    if services:
-        units = Units(stamp.get("manager", ""), stamp.get("supervisor_ctl", []))
-        names = [s["unit"] for s in services]
-        stopped_units = units.inactive(names)
-        for service in services:
-            if service["unit"] in stopped_units and port_taken("127.0.0.1", int(service["port"])):
-                raise NotFast(f"port {service['port']} of stopped {service['unit']} is taken")
-        if stopped_units or units.disabled:
-            units.start(sorted(set(stopped_units) | set(units.disabled)))
-            started += stopped_units
-        wait(
-            [("http", {"url": s["health_url"], "name": s["unit"]}, "", float(s["timeout"])) for s in services]
-        )
+    units = Units(stamp.get("manager", ""), stamp.get("supervisor_ctl", []))
+    # Everything is looked at before anything is started.
+    stopped_units = units.inactive([s["unit"] for s in services]) if services else []
+    for service in services:
+        host = urlsplit(service["health_url"]).hostname or "127.0.0.1"
+        if service["unit"] in stopped_units and port_taken(host, int(service["port"])):
+            raise NotFast(f"port {service['port']} of stopped {service['unit']} is taken")
+    stopped = stopped_containers(stamp.get("docker_host", ""), containers)
+
+    started: list[str] = []
+    if stopped:
+        docker_host = stamp.get("docker_host", "")
+        with concurrent.futures.ThreadPoolExecutor(len(stopped)) as pool:
+            results = list(pool.map(lambda name: docker_start(docker_host, name), stopped))
+        for name, (_, problem) in zip(stopped, results, strict=True):
+            if problem:
+                raise NotFast(f"container {name} did not start ({problem[:200]})")
+        started += stopped
+
+    # Each stopped service starts as soon as the containers it needs answer (the gateway
+    # needs Redis only), while the others are still probed; then every health URL.
+    everything = [c["name"] for c in containers]
+    needs = stamp.get("service_needs", {})
+    to_start = {
+        s["unit"]: set(needs.get(s["unit"], everything))
+        for s in services
+        if s["unit"] in stopped_units or s["unit"] in units.disabled
+    }
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(to_start))) as pool:
+        launched: list[concurrent.futures.Future[None]] = []
+
+        def launch(ready: set[str]) -> None:
+            due = sorted(unit for unit, wanted in to_start.items() if wanted <= ready)
+            for unit in due:
+                del to_start[unit]
+            if due:
+                launched.append(pool.submit(units.start, due))
+
+        launch(set())
+        targets = [
+            (
+                c["probe"]["kind"],
+                {**c["probe"], "name": c["name"]},
+                params["secrets"].get(c["name"], ""),
+                float(c["timeout"]),
+            )
+            for c in containers
+        ]
+        wait(targets, on_ready=launch)
+        launch(set(everything))
+        for future in launched:
+            future.result()
+    started += stopped_units
+    wait([("http", {"url": s["health_url"], "name": s["unit"]}, "", float(s["timeout"])) for s in services])
     return started
+
+
+def stopped_containers(docker_host: str, containers: list[dict[str, Any]]) -> list[str]:
+    """The recorded containers that are stopped; NotFast unless each is the one recorded."""
+    if not containers:
+        return []
+    stopped = []
+    try:
+        client, _ = connect(docker_host, timeout=10)
+        for container in containers:
+            now_record = container_record(client, container["name"])
+            if now_record["id"] != container["id"] or now_record["image"] != container["image"]:
+                raise NotFast(f"container {container['name']} is not the one the last converge left")
+            image = client.inspect_image(container["image_name"])
+            if image is None or image["Id"] != container["image"]:
+                raise NotFast(f"image {container['image_name']} changed since the last converge")
+            if not now_record["running"]:
+                probe_target = container["probe"]
+                if port_taken(probe_target["host"], int(probe_target["port"])):
+                    raise NotFast(f"port {probe_target['port']} of stopped {container['name']} is taken")
+                stopped.append(container["name"])
+    except DockerError as exc:
+        raise NotFast(f"Docker: {exc}") from exc
+    return stopped
 
 
 def record(params: dict[str, Any]) -> dict[str, Any]:
@@ -405,6 +446,7 @@ def record(params: dict[str, Any]) -> dict[str, Any]:
         "manager": params["manager"],
         "supervisor_ctl": params["supervisor_ctl"],
         "services": params["services"],
+        "service_needs": params["service_needs"],
         "summary": params["summary"],
     }
 
@@ -455,6 +497,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "services": {"type": "list", "elements": "dict", "default": []},
     "manager": {"type": "str", "default": "systemd"},
     "supervisor_ctl": {"type": "list", "elements": "str", "default": []},
+    "service_needs": {"type": "dict", "default": {}},
     "summary": {"type": "list", "elements": "str", "default": []},
     "secrets": {"type": "dict", "default": {}, "no_log": True},
 }

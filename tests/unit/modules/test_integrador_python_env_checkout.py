@@ -4,6 +4,7 @@ files name (as pip reads them), Alembic's fingerprint, the seed entry point."""
 from __future__ import annotations
 
 import builtins
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -242,3 +243,35 @@ def test_seed_entry_point_is_the_first_conventional_one(
     found, source = python_env.detect_seed(str(tmp_path))
     assert found == command
     assert (source in files) if command else source == ""
+
+
+class Params:
+    """What PythonEnv reads of its AnsibleModule: the validated parameters."""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = {"min_version": "3.8", "venv": "", "alembic_config": "backend/alembic.ini", **params}
+
+
+def test_watch_holds_every_file_the_answer_depends_on(tmp_path: Path) -> None:
+    """dev.yml's fast path trusts python_env_watch: every requirement file (included ones too),
+    every migration file (inside a watched folder, so a new one counts), each seed entry point
+    (present or not) and the venv's own files are in it."""
+    config = make_migrations(tmp_path, {"0001_menu.py": b"revision = '0001'\n"})
+    backend = tmp_path / "backend"
+    (backend / "requirements.txt").write_text("-r base.txt\nasyncpg\n")
+    (backend / "base.txt").write_text("fastapi\n")
+    env = python_env.PythonEnv(
+        Params(root=str(tmp_path), requirements=["backend/requirements.txt"], detect_seed=True)  # type: ignore[arg-type]
+    )
+    venv = str(backend / ".venv")
+    watched = env.watch(venv)
+    for path in python_env.read_requirements([str(backend / "requirements.txt")])[0]:
+        assert path in watched
+    assert str(backend / "base.txt") in watched
+    for path in python_env.migration_files(str(config)):
+        assert any(path == w or path.startswith(w.rstrip("/") + "/") for w in watched), path
+    for entry, _, _ in python_env.SEED_ENTRY_POINTS:
+        assert str(tmp_path / entry) in watched
+    assert (
+        os.path.join(venv, python_env.FINGERPRINT) in watched and os.path.join(venv, "pyvenv.cfg") in watched
+    )
