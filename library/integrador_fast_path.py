@@ -206,7 +206,10 @@ def port_taken(host: str, port: int) -> bool:
 
 
 def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    env = dict(os.environ)
+    # Set by a login session; not by `su`, cron or a container's exec (the user manager's bus).
+    env.setdefault("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}")
+    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60, env=env)
 
 
 class Units:
