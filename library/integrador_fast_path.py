@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_docker import DockerError, connect
-from ansible.module_utils.integrador_probe import docker_start, http_get, postgres, redis
+from ansible.module_utils.integrador_probe import docker_health, docker_start, http_get, postgres, redis
 
 DOCUMENTATION = r"""
 module: integrador_fast_path
@@ -293,6 +293,8 @@ def probe(kind: str, target: dict[str, Any], password: str) -> tuple[bool, str]:
         )
     if kind == "redis":
         return redis(target["host"], int(target["port"]), password)
+    if kind == "docker":
+        return docker_health(target["docker_host"], target["name"])
     return http_get(target["url"])
 
 
@@ -389,7 +391,15 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
         for future in launched:
             future.result()
     started += stopped_units
-    wait([("http", {"url": s["health_url"], "name": s["unit"]}, "", float(s["timeout"])) for s in services])
+    # The health URLs, and Docker's own healthcheck of the containers started here
+    # (what docker ps and make status show; its 1 s interval has mostly passed by then).
+    targets = [
+        ("http", {"url": s["health_url"], "name": s["unit"]}, "", float(s["timeout"])) for s in services
+    ]
+    timeouts = {c["name"]: float(c["timeout"]) for c in containers}
+    docker_host = stamp.get("docker_host", "")
+    targets += [("docker", {"name": n, "docker_host": docker_host}, "", timeouts[n]) for n in stopped]
+    wait(targets)
     return started
 
 

@@ -197,13 +197,16 @@ def occupied_port(host: Any, address: str = "127.0.0.1", port: int = 0) -> Itera
         with socket.socket(family) as probe:
             probe.bind((address, 0))
             port = probe.getsockname()[1]
+    # SO_REUSEADDR: a port a service just left (its connections in TIME_WAIT) is taken too.
     squatter = (
-        f"import socket,time; s=socket.socket(socket.{family.name}); s.bind(('{address}',{port})); "
-        "s.listen(); time.sleep(120)"
+        f"import socket,time; s=socket.socket(socket.{family.name}); "
+        "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); "
+        f"s.bind(('{address}',{port})); s.listen(); time.sleep(120)"
     )
     host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc != 0:
+    while host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc != 0:
+        assert time.monotonic() < deadline, f"the stand-in program did not take port {port}"
         time.sleep(0.2)
     try:
         yield port
