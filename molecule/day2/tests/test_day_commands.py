@@ -65,6 +65,9 @@ def test_logs_follow_streams_a_new_line_until_stopped(test_vars: dict[str, Any])
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # Ctrl-C's default handling, whatever this test's runner ignores (a shell starts
+        # background jobs with SIGINT ignored, and make, sh and docker keep it so).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen: list[str] = []
     found = threading.Event()
