@@ -23,7 +23,6 @@ import concurrent.futures
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -33,6 +32,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_docker import DockerError, connect
+from ansible.module_utils.integrador_ports import port_in_use
 from ansible.module_utils.integrador_probe import docker_health, docker_start, http_get, postgres, redis
 
 DOCUMENTATION = r"""
@@ -197,14 +197,6 @@ def container_record(client: Any, name: str) -> dict[str, Any]:
     }
 
 
-def port_taken(host: str, port: int) -> bool:
-    """Something already answers on the port (a stopped service's port must be free)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host.strip("[]"), port)) == 0
-
-
 def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     # Set by a login session; not by `su`, cron or a container's exec (the user manager's bus).
@@ -337,19 +329,19 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
         raise NotFast(f"{changed[0]} changed since the last converge")
 
     containers = stamp.get("containers", [])
+    docker_host = stamp.get("docker_host", "")
     services = stamp.get("services", [])
     units = Units(stamp.get("manager", ""), stamp.get("supervisor_ctl", []))
     # Everything is looked at before anything is started.
     stopped_units = units.inactive([s["unit"] for s in services]) if services else []
     for service in services:
         host = urlsplit(service["health_url"]).hostname or "127.0.0.1"
-        if service["unit"] in stopped_units and port_taken(host, int(service["port"])):
+        if service["unit"] in stopped_units and port_in_use(host, int(service["port"])):
             raise NotFast(f"port {service['port']} of stopped {service['unit']} is taken")
-    stopped = stopped_containers(stamp.get("docker_host", ""), containers)
+    stopped = stopped_containers(docker_host, containers)
 
     started: list[str] = []
     if stopped:
-        docker_host = stamp.get("docker_host", "")
         with concurrent.futures.ThreadPoolExecutor(len(stopped)) as pool:
             results = list(pool.map(lambda name: docker_start(docker_host, name), stopped))
         for name, (_, problem) in zip(stopped, results, strict=True):
@@ -397,7 +389,6 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
         ("http", {"url": s["health_url"], "name": s["unit"]}, "", float(s["timeout"])) for s in services
     ]
     timeouts = {c["name"]: float(c["timeout"]) for c in containers}
-    docker_host = stamp.get("docker_host", "")
     targets += [("docker", {"name": n, "docker_host": docker_host}, "", timeouts[n]) for n in stopped]
     wait(targets)
     return started
@@ -419,7 +410,7 @@ def stopped_containers(docker_host: str, containers: list[dict[str, Any]]) -> li
                 raise NotFast(f"image {container['image_name']} changed since the last converge")
             if not now_record["running"]:
                 probe_target = container["probe"]
-                if port_taken(probe_target["host"], int(probe_target["port"])):
+                if port_in_use(probe_target["host"], int(probe_target["port"])):
                     raise NotFast(f"port {probe_target['port']} of stopped {container['name']} is taken")
                 stopped.append(container["name"])
     except DockerError as exc:

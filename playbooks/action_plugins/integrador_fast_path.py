@@ -70,7 +70,7 @@ def fast_path_module() -> ModuleType:
         raise ImportError("integrador_fast_path module not found on the module path")
     utils = Path(path).resolve().parent.parent / "module_utils"
     # Under the names Ansible packs them with; in this short-lived worker process only.
-    for name in ("integrador_docker_context", "integrador_docker", "integrador_probe"):
+    for name in ("integrador_docker_context", "integrador_docker", "integrador_ports", "integrador_probe"):
         qualified = f"ansible.module_utils.{name}"
         if qualified not in sys.modules:
             spec = importlib.util.spec_from_file_location(qualified, utils / f"{name}.py")
