@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,14 +216,11 @@ def parse(stdout: str) -> dict[str, Any]:
                 if result.get("in_process"):
                     continue
                 modules += 1
-                if result.get("action", "").endswith("integrador_python_env") and result.get("installed"):
-                    duration = task["task"]["duration"]
-                    pip_seconds += seconds(duration["end"]) - seconds(duration["start"])
+                # pip's own time, as the module measured it (dev.yml starts it in the
+                # background and the foreground run reports it).
+                if result.get("action", "").endswith("integrador_python_env"):
+                    pip_seconds += result.get("install_seconds") or 0.0
     return {"changed": changed, "modules": modules, "pip": pip_seconds}
-
-
-def seconds(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def stop_everything() -> None:

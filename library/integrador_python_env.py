@@ -5,12 +5,15 @@ the requirement files or the interpreter change."""
 from __future__ import annotations
 
 import configparser
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_python import (
@@ -42,6 +45,8 @@ description:
     folder above it, the home folder, C(/), a file, a dangling symbolic link, or any other existing
     folder is refused before anything changes, in check mode too. A symbolic link to a virtualenv
     is kept and the folder it points to is rebuilt.
+  - One run at a time per checkout (a lock on the O(root) folder itself, no file is written): a run
+    started in the background (C(async), see O(run_token)) is waited for by the next.
 options:
   root:
     description: The Integrador checkout (holds backend/ and ws_gateway/).
@@ -113,6 +118,15 @@ options:
         Empty to write none.
     type: str
     default: ""
+  run_token:
+    description:
+      - Token of one converge. A run that installs notes it in the virtualenv; a later run with
+        the same token that finds nothing to install reports that install as its own
+        (RV(installed) true). So a converge starts this module in the background (C(async))
+        beside other work, then runs it again in the foreground, which waits for the background
+        run's lock and reports what it did. Empty (the default) for a plain run.
+    type: str
+    default: ""
 author: Integrador developers
 """
 
@@ -133,13 +147,23 @@ python_version:
   type: str
   returned: always
 installed:
-  description: Whether pip ran (or would run, in check mode).
+  description: >-
+    Whether pip ran (or would run, in check mode), here or in this converge's background run
+    (O(run_token)).
   type: bool
   returned: always
 rebuilt:
   description: Whether the virtualenv was (or would be) created or rebuilt.
   type: bool
   returned: always
+seconds:
+  description: How long this run took (a wait for another run's lock included).
+  type: float
+  returned: always
+install_seconds:
+  description: How long pip took (with the virtualenv's creation), here or in this converge's background run.
+  type: float
+  returned: when installed
 database_driver:
   description: The PostgreSQL driver the requirement files name (C(asyncpg), C(psycopg), C(psycopg2)), or "".
   type: str
@@ -184,6 +208,9 @@ watch:
 """
 
 FINGERPRINT = ".integrador-requirements.sha256"
+# Which converge (its run_token) last installed: the run that started pip in the
+# background and then runs this module again reports that install as its own.
+RUN_MARK = ".integrador-installed-by"
 HELPER = "integrador_prepare_database.py"
 # Conventional seed entry points: (file relative to the checkout, files that must exist
 # with it, command run in backend/).
@@ -451,6 +478,15 @@ class PythonEnv:
                 "`docker system prune` for unused images), or point python_env_venv elsewhere."
             )
 
+    @staticmethod
+    def installed_by(venv: str) -> dict[str, object]:
+        try:
+            with open(os.path.join(venv, RUN_MARK), encoding="utf-8") as handle:
+                mark = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        return mark if isinstance(mark, dict) else {}
+
     def run(self, cmd: list[str], what: str) -> None:
         env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
         env.update({key: str(value) for key, value in self.params["pip_environment"].items()})
@@ -486,11 +522,17 @@ class PythonEnv:
         result.update(self.database(files, current[0] if current else None))
         result.update(self.checkout())
         if self.module.check_mode or not install:
+            by = self.installed_by(venv) if self.params["run_token"] and not self.module.check_mode else {}
+            if by.get("token") == self.params["run_token"]:
+                result.update(
+                    installed=True, rebuilt=bool(by.get("rebuilt")), install_seconds=by.get("seconds", 0.0)
+                )
             result["python_version"] = dotted(current[0]) if current else ""
             result["helper_written"] = self.write_helper(venv, dry=self.module.check_mode)
             return result
 
         self.check_free_space(venv)
+        began = time.monotonic()
         if rebuild:
             # Asked again right before the only removal this module makes.
             problem = venv_problem(self.root, self.params["venv"])
@@ -519,6 +561,12 @@ class PythonEnv:
         self.run(cmd, "pip install")
         with open(stamp, "w", encoding="ascii") as handle:
             handle.write(self.fingerprint(current, files) + "\n")
+        result["install_seconds"] = round(time.monotonic() - began, 2)
+        with open(os.path.join(venv, RUN_MARK), "w", encoding="utf-8") as handle:
+            json.dump(
+                {"token": self.params["run_token"], "rebuilt": rebuild, "seconds": result["install_seconds"]},
+                handle,
+            )
         result["python_version"] = dotted(current[0])
         result["helper_written"] = self.write_helper(venv, dry=False)
         return result
@@ -614,6 +662,7 @@ def main() -> None:
             "alembic_config": {"type": "str", "default": "backend/alembic.ini"},
             "detect_seed": {"type": "bool", "default": True},
             "helper": {"type": "str", "default": "", "no_log": False},
+            "run_token": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -622,8 +671,17 @@ def main() -> None:
     except ValueError:
         got = module.params["min_version"]
         module.fail_json(msg=f"python_env_min_version must look like 3.8 (got {got!r})")
+    began = time.monotonic()
     env = PythonEnv(module)
-    result = env.ensure()
+    root = module.params["root"]
+    with contextlib.ExitStack() as held:
+        if not module.check_mode and os.path.isdir(root):
+            # flock on the folder's own descriptor (Linux, macOS): waits for another run's pip.
+            folder = os.open(root, os.O_RDONLY)
+            held.callback(os.close, folder)
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        result = env.ensure()
+    result["seconds"] = round(time.monotonic() - began, 2)
     result["helper"] = env.helper_path
     result["watch"] = env.watch(str(result["venv"]))
     module.exit_json(changed=bool(result["installed"] or result["helper_written"]), **result)

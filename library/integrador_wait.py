@@ -31,7 +31,7 @@ description:
   - C(postgres) targets get a startup message and count as ready when the server answers
     anything but "starting up" (SQLSTATE 57P03), as C(pg_isready) does; C(redis) targets get
     C(AUTH) (when a password is set) and C(PING) and must answer C(PONG); C(http) targets
-    must answer 200, asked directly, never through a proxy.
+    must answer 200 (or another of their I(status)), asked directly, never through a proxy.
   - On a timeout, the message names every target that did not answer, with its last answer
     and, for a container, its last log lines with the passwords masked.
   - In check mode nothing is started or probed; it reports a change when a container would be started.
@@ -59,8 +59,15 @@ options:
         description: Port to probe (postgres, redis).
         type: int
       url:
-        description: URL that must answer 200 (http).
+        description: URL that must answer 200, or another of I(status) (http).
         type: str
+      status:
+        description: >-
+          HTTP statuses that count as an answer (http): [200, 404] waits for a service that is up
+          whatever its health path; the answer (C(HTTP 404)) then tells which.
+        type: list
+        elements: int
+        default: [200]
       user:
         description: User named in the startup message (postgres).
         type: str
@@ -148,7 +155,7 @@ def answer_of(target: dict[str, Any]) -> tuple[bool, str]:
         return postgres(target["host"], target["port"], target["user"], target["database"])
     if target["kind"] == "redis":
         return redis(target["host"], target["port"], target["password"])
-    return http_get(target["url"])
+    return http_get(target["url"], target["status"])
 
 
 def mask(text: str, secrets: list[str]) -> str:
@@ -170,6 +177,7 @@ def main() -> None:
                     "host": {"type": "str", "default": "127.0.0.1"},
                     "port": {"type": "int"},
                     "url": {"type": "str"},
+                    "status": {"type": "list", "elements": "int", "default": [200]},
                     "user": {"type": "str", "default": "postgres"},
                     "database": {"type": "str", "default": "postgres"},
                     "password": {"type": "str", "default": "", "no_log": True},

@@ -108,8 +108,9 @@ def redis(host: str, port: int, password: str = "") -> tuple[bool, str]:
         return False, str(exc) or type(exc).__name__
 
 
-def http_get(url: str) -> tuple[bool, str]:
-    """200 from url, asked directly (never through http_proxy: the services are local)."""
+def http_get(url: str, accept: tuple[int, ...] | list[int] = (200,)) -> tuple[bool, str]:
+    """An accepted status (200) from url, asked directly (never through http_proxy: the
+    services are local)."""
     parts = urllib.parse.urlsplit(url)
     conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = conn_class(parts.hostname or "127.0.0.1", parts.port, timeout=PROBE_TIMEOUT)
@@ -117,7 +118,7 @@ def http_get(url: str) -> tuple[bool, str]:
         conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         response = conn.getresponse()
         response.read()
-        return response.status == 200, f"HTTP {response.status}"
+        return response.status in accept, f"HTTP {response.status}"
     except (OSError, http.client.HTTPException) as exc:
         return False, str(exc) or type(exc).__name__
     finally:

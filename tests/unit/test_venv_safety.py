@@ -275,3 +275,45 @@ def test_a_run_killed_while_rebuilding_leaves_a_folder_still_ours(world: dict[st
     with pytest.raises(ValueError, match="not a virtualenv"):
         utils.clear_virtualenv(str(world["checkout"] / "backend"))
     assert (world["checkout"] / "backend" / "rest_api" / "main.py").exists()
+
+
+def test_one_run_at_a_time_and_the_background_install_is_reported_by_its_converge(
+    world: dict[str, Path],
+) -> None:
+    """dev.yml starts the install in the background and runs the module again in the
+    foreground with the same run_token. The foreground run waits for the lock the other
+    holds on the checkout folder (no file is written for it), then reports that install as
+    its own; another converge's token, or none, does not."""
+    import fcntl
+    import threading
+
+    args = {
+        "root": str(world["checkout"]),
+        "venv": "backend/.venv-bg",
+        "requirements": ["backend/requirements.txt"],
+    }
+    first_run = {**args, "run_token": "run-1"}
+    folder = os.open(world["checkout"], os.O_RDONLY)
+    results: list[dict[str, Any]] = []
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        waiting = threading.Thread(
+            target=lambda: results.append(ansible(world, "integrador_python_env", first_run))
+        )
+        waiting.start()
+        waiting.join(timeout=8)
+        assert waiting.is_alive() and not results, "the module ran while another run held the checkout's lock"
+    finally:
+        fcntl.flock(folder, fcntl.LOCK_UN)
+        os.close(folder)
+    waiting.join(timeout=120)
+    first = results[0]
+    assert first["installed"] and first["changed"] and first["install_seconds"] > 0, first
+    assert sorted(os.listdir(world["checkout"])) == ["backend", "ws_gateway"], "the lock left a file"
+
+    again = ansible(world, "integrador_python_env", first_run)
+    assert again["installed"] and again["changed"] and again["rebuilt"], again
+    assert again["install_seconds"] == first["install_seconds"], again
+    for other in ({**args, "run_token": "run-2"}, args):
+        later = ansible(world, "integrador_python_env", other)
+        assert not later["installed"] and not later["changed"] and "install_seconds" not in later, later

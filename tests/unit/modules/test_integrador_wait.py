@@ -128,6 +128,15 @@ def test_http_probe_wants_200_and_ignores_a_dead_proxy(monkeypatch: pytest.Monke
         port = server.server_address[1]
         assert probe.http_get(f"http://127.0.0.1:{port}/ok") == (True, "HTTP 200")
         assert probe.http_get(f"http://127.0.0.1:{port}/down") == (False, "HTTP 503")
+        # A status the caller accepts (a health path that is not there: 404) is an answer.
+        assert probe.http_get(f"http://127.0.0.1:{port}/down", (200, 503)) == (True, "HTTP 503")
+        assert probe.http_get(f"http://127.0.0.1:{port}/ok", [404]) == (False, "HTTP 200")
+        # The module: status widens what counts as an answer, and the answer tells which.
+        down = {"name": "svc", "kind": "http", "url": f"http://127.0.0.1:{port}/down"}
+        rc, result, output = run_wait({"targets": [{**down, "status": [200, 503]}], "timeout": 5})
+        assert rc == 0 and result["answers"] == {"svc": "HTTP 503"}, output
+        rc, result, output = run_wait({"targets": [down], "timeout": 1})
+        assert rc != 0 and "svc did not answer within 1 s (http, last answer: HTTP 503)" in output, output
     finally:
         server.shutdown()
 
