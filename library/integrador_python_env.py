@@ -118,6 +118,14 @@ options:
         Empty to write none.
     type: str
     default: ""
+  background_results:
+    description:
+      - Results file of this converge's background run (Ansible's async job file, C(results_file)
+        of the async start). Removed once the background run's result is in it, after this run,
+        whether it succeeds or fails: it holds the module's arguments. Only a file named like a
+        job file (C(j<digits>.<digits>)) is ever removed. Empty for none.
+    type: path
+    default: ""
   run_token:
     description:
       - Token of one converge. A run that installs notes it in the virtualenv; a later run with
@@ -637,6 +645,36 @@ def detect_seed(root: str) -> tuple[str, str]:
     return "", ""
 
 
+# An Ansible async job's results file: ~/.ansible_async/j<digits>.<digits>.
+JOB_FILE = re.compile(r"^j\d+\.\d+$")
+
+
+def remove_job_file(path: str, patience: float = 5.0) -> None:
+    """Removes the results file of this converge's background run (it holds the module's
+    arguments) once Ansible's async wrapper has written the run's result into it: the wrapper
+    writes {"started": ...} first and the module's own result (no "started") when it ends,
+    right after the run's lock was released. Anything not named like a job file is left alone;
+    a file still unfinished after `patience` seconds too."""
+    if not JOB_FILE.match(os.path.basename(path)):
+        return
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError):
+            data = {"started": True}
+        if not isinstance(data, dict) or "started" not in data:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            return
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.02)
+
+
 def probe_base(python: str) -> str | None:
     """Real path of the interpreter a virtualenv was made from."""
     code = "import os, sys; print(os.path.realpath(getattr(sys, '_base_executable', sys.executable)))"
@@ -663,6 +701,7 @@ def main() -> None:
             "detect_seed": {"type": "bool", "default": True},
             "helper": {"type": "str", "default": "", "no_log": False},
             "run_token": {"type": "str", "default": ""},
+            "background_results": {"type": "path", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -675,6 +714,9 @@ def main() -> None:
     env = PythonEnv(module)
     root = module.params["root"]
     with contextlib.ExitStack() as held:
+        if module.params["background_results"]:
+            # Last out (after the lock is released, on a failure too): the job file goes.
+            held.callback(remove_job_file, module.params["background_results"])
         if not module.check_mode and os.path.isdir(root):
             # flock on the folder's own descriptor (Linux, macOS): waits for another run's pip.
             folder = os.open(root, os.O_RDONLY)

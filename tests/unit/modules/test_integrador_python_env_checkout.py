@@ -4,6 +4,7 @@ files name (as pip reads them), Alembic's fingerprint, the seed entry point."""
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import sys
 from pathlib import Path
@@ -275,3 +276,22 @@ def test_watch_holds_every_file_the_answer_depends_on(tmp_path: Path) -> None:
     assert (
         os.path.join(venv, python_env.FINGERPRINT) in watched and os.path.join(venv, "pyvenv.cfg") in watched
     )
+
+
+def test_only_a_finished_job_file_is_removed(tmp_path: Path) -> None:
+    """The foreground run removes the background job's file once the async wrapper wrote the
+    run's result into it; an unfinished one (the wrapper's first write) is kept, and nothing
+    that is not named like a job file is ever touched, whatever it holds."""
+    finished = tmp_path / "j528491730195.4242"
+    finished.write_text(json.dumps({"changed": True, "installed": True}))
+    python_env.remove_job_file(str(finished), patience=0.2)
+    assert not finished.exists()
+    unfinished = tmp_path / "j528491730196.4243"
+    unfinished.write_text(json.dumps({"started": True, "finished": False, "ansible_job_id": "x"}))
+    python_env.remove_job_file(str(unfinished), patience=0.2)
+    assert unfinished.exists()
+    mine = tmp_path / "requirements.txt"
+    mine.write_text(json.dumps({"changed": True}))
+    python_env.remove_job_file(str(mine), patience=0.2)
+    assert mine.read_text() == json.dumps({"changed": True})
+    python_env.remove_job_file(str(tmp_path / "j1.2"), patience=0.2)  # gone already: no error
