@@ -329,7 +329,12 @@ def main() -> None:
     print(f"warm / floor        {warm / floor:.2f}x   (goal <= 1.5x)")
     print(f"no change           {table['no change']['wall_median']:.2f} s  (goal <= 2.0 s)")
     rest = cold - pip
-    print(f"cold converge       {cold:.2f} s, pip {pip:.2f} s, the rest {rest:.2f} s  (goal: rest <= 10 s)")
+    # Each run's own rest too: pip overlaps other work now, and its time varies with it.
+    each = statistics.median(r["wall"] - (r["pip"] or 0.0) for r in table["cold converge"]["runs"])
+    print(
+        f"cold converge       {cold:.2f} s, pip {pip:.2f} s, the rest {rest:.2f} s "
+        f"(median of each run's rest: {each:.2f} s)  (goal: rest <= 10 s)"
+    )
     out = ROOT / "bench" / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(table, indent=2))
