@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,10 +218,19 @@ def parse(stdout: str) -> dict[str, Any]:
                     continue
                 modules += 1
                 # pip's own time, as the module measured it (dev.yml starts it in the
-                # background and the foreground run reports it).
+                # background and the foreground run reports it); a tree whose module does
+                # not report it (--project of an older one): the task's duration.
                 if result.get("action", "").endswith("integrador_python_env"):
-                    pip_seconds += result.get("install_seconds") or 0.0
+                    if "install_seconds" in result:
+                        pip_seconds += result["install_seconds"]
+                    elif result.get("installed") and not result.get("ansible_job_id"):
+                        duration = task["task"]["duration"]
+                        pip_seconds += seconds(duration["end"]) - seconds(duration["start"])
     return {"changed": changed, "modules": modules, "pip": pip_seconds}
+
+
+def seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def stop_everything() -> None:
