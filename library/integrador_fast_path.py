@@ -11,7 +11,7 @@ integrador_fast_path.py), the digest of every file of the host its decisions rea
 containers it left (id, image) and how the services run. A later run (state:
 checked) compares all of it; only when nothing differs does it do what remains
 (start stopped containers and units, probe PostgreSQL, Redis and the health URLs
-every 0.1 s) and answer fast=true, and the playbook ends there. Anything that
+every 0.05 s) and answer fast=true, and the playbook ends there. Anything that
 differs, or anything unexpected (a port taken, a unit that will not start), answers
 fast=false with the reason, forgets the stamp, and the full converge runs, with its
 checks and its clear errors.
@@ -43,7 +43,7 @@ description:
     I(inputs), the digest of every I(watch) path, each container's id and image, the units
     and the summary lines. Nothing secret is written (files are kept as SHA-256 digests).
   - With I(state=checked), compares the stamp with the host. When everything matches, starts
-    the stopped containers together, probes PostgreSQL and Redis every 0.1 s, starts the
+    the stopped containers together, probes PostgreSQL and Redis every 0.05 s, starts the
     stopped units and probes the health URLs, and answers RV(fast)=true. Otherwise answers
     RV(fast)=false with RV(reason), and removes the stamp (the full converge records a new
     one).
@@ -292,7 +292,9 @@ def probe(kind: str, target: dict[str, Any], password: str) -> tuple[bool, str]:
 
 def wait(
     targets: list[tuple[str, dict[str, Any], str, float]],
-    interval: float = 0.1,
+    # Half the floor's 0.1 s: a probe of a port nobody listens on yet is refused at once, and
+    # each step saved is time the warm start no longer waits.
+    interval: float = 0.05,
     on_ready: Callable[[set[str]], None] | None = None,
 ) -> None:
     """Probes every target every interval until all answer; a late one is not fast.

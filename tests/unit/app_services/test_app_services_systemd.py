@@ -65,7 +65,7 @@ def test_pre_start_runs_through_sh_with_systemd_escapes(role: Callable[..., Role
 
 
 def test_digest_changes_with_any_setting_and_only_then(role: Callable[..., Role]) -> None:
-    digest = "_app_services_unit_digest"
+    digest = "_app_services_unit_digest_now"
     base = role(LINUX).eval(digest, _app_services_name="api")
     assert base == role(LINUX).eval(digest, _app_services_name="api")
     assert len(base) == 64
