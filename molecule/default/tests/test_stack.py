@@ -118,7 +118,7 @@ def test_no_change_run_executes_only_the_preflight_and_python_env(converge: Call
         "Platform and user facts are known",
         "State of the user units is read",
         "Owner of the port is looked up",
-        "Unit is enabled and started",
+        "Unit files are current and stopped units started",
         "Health URL answers 200",
         # The shared container path (roles/container_service) and the stack's waits.
         "Data volume exists",

@@ -74,6 +74,23 @@ def test_digest_changes_with_any_setting_and_only_then(role: Callable[..., Role]
     assert base != role(LINUX).eval(digest, _app_services_name="ws")
 
 
+@pytest.mark.parametrize("name", ["api", "ws"])
+@pytest.mark.parametrize("settings", [{}, {"app_services_reload": False}, {"app_services_api_pre_start": ["true"]}])
+def test_unit_file_is_the_template_rendered_with_its_digest(
+    role: Callable[..., Role], name: str, settings: dict[str, Any]
+) -> None:
+    """The unit is rendered once per run (with an empty digest line); the file written is
+    that render with the digest filled in, exactly what rendering it with the digest gives."""
+    r = role(LINUX, **settings)
+    blank = r.eval("_app_services_unit_blank_now", _app_services_name=name)
+    noted = {"__app_services_unit_blank": {name: blank}, "_app_services_name": name}
+    digest = r.eval("_app_services_unit_digest", **noted)
+    assert digest == r.eval("_app_services_unit_digest_now", _app_services_name=name)
+    text = r.eval("_app_services_unit_text", **noted)
+    assert text == r.render("systemd/integrador.service.j2", _app_services_name=name, _app_services_unit_digest=digest)
+    assert f"\nEnvironment=INTEGRADOR_UNIT_DIGEST={digest}\n" in text
+
+
 SHOW = (
     "Id=integrador-api.service\nMainPID=101\nSubState=running\n"
     "ExecStart={ path=/v/bin/python ; argv[]=/v/bin/python -m uvicorn rest_api.main:app --host 127.0.0.1 "
