@@ -75,7 +75,9 @@ def test_digest_changes_with_any_setting_and_only_then(role: Callable[..., Role]
 
 
 @pytest.mark.parametrize("name", ["api", "ws"])
-@pytest.mark.parametrize("settings", [{}, {"app_services_reload": False}, {"app_services_api_pre_start": ["true"]}])
+@pytest.mark.parametrize(
+    "settings", [{}, {"app_services_reload": False}, {"app_services_api_pre_start": ["true"]}]
+)
 def test_unit_file_is_the_template_rendered_with_its_digest(
     role: Callable[..., Role], name: str, settings: dict[str, Any]
 ) -> None:
@@ -87,7 +89,9 @@ def test_unit_file_is_the_template_rendered_with_its_digest(
     digest = r.eval("_app_services_unit_digest", **noted)
     assert digest == r.eval("_app_services_unit_digest_now", _app_services_name=name)
     text = r.eval("_app_services_unit_text", **noted)
-    assert text == r.render("systemd/integrador.service.j2", _app_services_name=name, _app_services_unit_digest=digest)
+    assert text == r.render(
+        "systemd/integrador.service.j2", _app_services_name=name, _app_services_unit_digest=digest
+    )
     assert f"\nEnvironment=INTEGRADOR_UNIT_DIGEST={digest}\n" in text
 
 
