@@ -9,6 +9,11 @@ It prepares the database once per change and once per fresh database, never more
 - with --seed COMMAND: the seed command, only when this database was never seeded
   (claimed before it runs: an interrupted or failed seed is never run twice, and never
   keeps the API down);
+Started before PostgreSQL answers (a boot, where the user manager is up before Docker has
+restarted the containers), it waits for the database instead of failing (and being restarted
+every 2 s): up to INTEGRADOR_DATABASE_WAIT seconds (60 by default) while the server refuses
+connections or is still starting up; any other error (a wrong password, say) ends it at once.
+
 Both marks live in the database itself (schema integrador_provisioning, outside the
 backend's own schema, so Alembic's autogenerate never sees them): they survive a
 backup and restore, and go with the volume when it is purged, so a fresh database is
@@ -23,6 +28,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 SCHEMA = "integrador_provisioning"
@@ -46,6 +52,49 @@ def libpq_url(url: str) -> str:
     if not sep or not scheme.startswith("postgres"):
         sys.exit("integrador: DATABASE_URL (backend/.env) is not a postgresql:// URL; database not prepared")
     return f"postgresql://{rest}"
+
+
+# What a server that is not up yet answers (asyncpg's errors and libpq's messages): only
+# these are waited out, never an error the server itself gave (authentication, a missing
+# database).
+NOT_UP = (
+    "connection refused",
+    "starting up",
+    "could not connect",
+    "no such file or directory",
+    "is the server running",
+    "connection reset",
+    "server closed the connection unexpectedly",
+    "shutting down",
+    "connection was closed",
+)
+
+
+def not_up_yet(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionError) or type(exc).__name__ in (
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+    ):
+        return True
+    return any(words in str(exc).lower() for words in NOT_UP)
+
+
+def first(run: Callable[[str, tuple[str, ...]], list[tuple[str, str]]], sql: str) -> None:
+    """The first statement, retried every 0.05 s while the database is not up yet."""
+    wait = float(os.environ.get("INTEGRADOR_DATABASE_WAIT", "60") or 0)
+    deadline = time.monotonic() + wait
+    said = False
+    while True:
+        try:
+            run(sql, ())
+            return
+        except Exception as exc:  # noqa: BLE001 - each driver has its own error classes
+            if not not_up_yet(exc) or time.monotonic() >= deadline:
+                raise
+            if not said:
+                print(f"integrador: waiting up to {wait:g} s for the database ({exc})", flush=True)
+                said = True
+            time.sleep(0.05)
 
 
 def runner(url: str) -> Callable[[str, tuple[str, ...]], list[tuple[str, str]]]:
@@ -102,7 +151,8 @@ def main() -> None:
     if not url:
         sys.exit("integrador: DATABASE_URL is not set (backend/.env); cannot prepare the database")
     run = runner(libpq_url(url))
-    for statement in SETUP:
+    first(run, SETUP[0])
+    for statement in SETUP[1:]:
         run(statement, ())
     marks = dict(run(READ, ()))
 
