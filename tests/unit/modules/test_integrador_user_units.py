@@ -13,19 +13,18 @@ from ansible_adhoc import run_module
 
 API = "[Unit]\nDescription=Integrador REST API\n\n[Service]\nExecStart=/bin/true\n"
 WS = "[Unit]\nDescription=Integrador WebSocket gateway\n\n[Service]\nExecStart=/bin/true\n"
+# The API to be started, the gateway's file only.
+BOTH = [
+    {"name": "integrador-api.service", "content": API, "start": True},
+    {"name": "integrador-ws.service", "content": WS},
+]
 
 
 def test_check_mode_reports_every_change_and_writes_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "systemd" / "user"
     run = run_module(
         "integrador_user_units",
-        {
-            "folder": str(folder),
-            "units": [
-                {"name": "integrador-api.service", "content": API, "start": True},
-                {"name": "integrador-ws.service", "content": WS},
-            ],
-        },
+        {"folder": str(folder), "units": BOTH},
         "--check",
         "--diff",
     )
@@ -72,13 +71,7 @@ def test_without_systemctl_the_files_are_written_and_the_error_names_the_command
     empty.mkdir()
     run = run_module(
         "integrador_user_units",
-        {
-            "folder": str(folder),
-            "units": [
-                {"name": "integrador-api.service", "content": API, "start": True},
-                {"name": "integrador-ws.service", "content": WS},
-            ],
-        },
+        {"folder": str(folder), "units": BOTH},
         env={"PATH": str(empty)},
     )
     assert run.rc != 0
