@@ -7,7 +7,6 @@ before Docker restarted the containers, the API's start then waits instead of fa
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,12 @@ from pathlib import Path
 import docker
 import psycopg2
 import pytest
+from this_machine import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPER = ROOT / "roles" / "python_env" / "files" / "integrador_prepare_database.py"
 PREFIX = "itest_unitprepare"
 PASSWORD = "unit-Prepare-pass-5713"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def helper(port: int, password: str, *args: str) -> subprocess.Popen[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+from this_machine import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ENGINE = "/var/run/docker.sock"
@@ -124,12 +124,6 @@ def cleanup(client: Any) -> None:
         client.images.remove(CLAIMS_PG16, force=True)
     except docker.errors.ImageNotFound:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture()

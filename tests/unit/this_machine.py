@@ -13,3 +13,10 @@ def has_ipv6_loopback() -> bool:
     except OSError:
         return False
     return True
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on at 127.0.0.1 right now (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

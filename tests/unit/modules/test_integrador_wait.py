@@ -20,17 +20,12 @@ from ansible_adhoc import run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
+from this_machine import free_port
 
 probe = load(ROOT / "module_utils" / "integrador_probe.py", "integrador_probe_under_test")
 PREFIX = "itest_unitwait"
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 PG_PASSWORD = "unit-Pg-pass-8421"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def eventually(check: Any, seconds: float = 60) -> Any:
