@@ -71,7 +71,9 @@ options:
   containers:
     description: >-
       The containers (recorded): name, probe (an integrador_wait target without its
-      password: kind, host, port, user, database) and timeout.
+      password: kind, host, port, user, database; and password_env, the container's
+      environment variable that holds the password the probe gives, read from the container
+      at each check and never written) and timeout.
     type: list
     elements: dict
     default: []
@@ -104,11 +106,6 @@ options:
     type: list
     elements: str
     default: []
-  secrets:
-    description: Passwords the probes need, by container name (checked); never written.
-    type: dict
-    default: {}
-    no_log: true
 author: Integrador developers
 """
 
@@ -134,7 +131,8 @@ summary:
 """
 
 STAMP = "converged.json"
-VERSION = 1
+# 2: a probe's password is read from its container (password_env), no longer given.
+VERSION = 2
 
 
 class NotFast(Exception):
@@ -185,16 +183,24 @@ def digests(paths: list[str]) -> dict[str, str]:
     return {path: path_digest(path) for path in sorted(set(paths))}
 
 
-def container_record(client: Any, name: str) -> dict[str, Any]:
+def container_record(client: Any, name: str, password_env: str = "") -> dict[str, Any]:
     info = client.inspect_container(name)
     if info is None:
         raise NotFast(f"container {name} is gone")
-    return {
+    found = {
         "id": info["Id"],
         "image": info["Image"],
         "image_name": info["Config"]["Image"],
         "running": bool(info["State"].get("Running")),
     }
+    if password_env:
+        # The password this very container was created with (Redis' REDISCLI_AUTH, which
+        # its own healthcheck uses): no setting has to be read, and none is written.
+        prefix = password_env + "="
+        found["password"] = next(
+            (item[len(prefix) :] for item in info["Config"].get("Env") or [] if item.startswith(prefix)), ""
+        )
+    return found
 
 
 def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -340,7 +346,7 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
         host = urlsplit(service["health_url"]).hostname or "127.0.0.1"
         if service["unit"] in stopped_units and port_in_use(host, int(service["port"])):
             raise NotFast(f"port {service['port']} of stopped {service['unit']} is taken")
-    stopped = stopped_containers(docker_host, containers)
+    stopped, passwords = stopped_containers(docker_host, containers)
 
     started: list[str] = []
     if stopped:
@@ -375,7 +381,7 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
             (
                 c["probe"]["kind"],
                 {**c["probe"], "name": c["name"]},
-                params["secrets"].get(c["name"], ""),
+                passwords.get(c["name"], ""),
                 float(c["timeout"]),
             )
             for c in containers
@@ -396,15 +402,22 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
     return started
 
 
-def stopped_containers(docker_host: str, containers: list[dict[str, Any]]) -> list[str]:
-    """The recorded containers that are stopped; NotFast unless each is the one recorded."""
+def stopped_containers(
+    docker_host: str, containers: list[dict[str, Any]]
+) -> tuple[list[str], dict[str, str]]:
+    """The recorded containers that are stopped, and the passwords their probes give (by
+    name); NotFast unless each is the one recorded."""
     if not containers:
-        return []
+        return [], {}
     stopped = []
+    passwords = {}
     try:
         client, _ = connect(docker_host, timeout=10)
         for container in containers:
-            now_record = container_record(client, container["name"])
+            now_record = container_record(
+                client, container["name"], container["probe"].get("password_env", "")
+            )
+            passwords[container["name"]] = now_record.get("password", "")
             if now_record["id"] != container["id"] or now_record["image"] != container["image"]:
                 raise NotFast(f"container {container['name']} is not the one the last converge left")
             image = client.inspect_image(container["image_name"])
@@ -417,7 +430,7 @@ def stopped_containers(docker_host: str, containers: list[dict[str, Any]]) -> li
                 stopped.append(container["name"])
     except DockerError as exc:
         raise NotFast(f"Docker: {exc}") from exc
-    return stopped
+    return stopped, passwords
 
 
 def record(params: dict[str, Any]) -> dict[str, Any]:
@@ -436,7 +449,8 @@ def record(params: dict[str, Any]) -> dict[str, Any]:
                         "id": found["id"],
                         "image": found["image"],
                         "image_name": found["image_name"],
-                        # The password stays out of the file: the check is given it.
+                        # The password stays out of the file: the check reads it from the
+                        # container (password_env).
                         "probe": {k: v for k, v in container["probe"].items() if k != "password"},
                         "timeout": container.get("timeout", 60),
                     }
@@ -505,7 +519,6 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "supervisor_ctl": {"type": "list", "elements": "str", "default": []},
     "service_needs": {"type": "dict", "default": {}},
     "summary": {"type": "list", "elements": "str", "default": []},
-    "secrets": {"type": "dict", "default": {}, "no_log": True},
 }
 
 

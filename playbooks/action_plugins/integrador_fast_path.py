@@ -1,13 +1,16 @@
 """Controller side of library/integrador_fast_path.py: the fingerprint of a run's
 inputs, and the check done in-process where the stack is on this machine.
 
-The inputs are every setting of the stack's roles as this run sees them (every
-variable named integrador_*, postgres_pgvector_*, redis_*, python_env_*,
-app_services_*, ollama_*, preflight_*, templated, whatever set it: defaults,
-inventory, group_vars, -e) and the tool's own files (roles, playbooks, modules,
-plugins, ansible.cfg). A change to any of them makes the next run a full
-converge. They are fingerprinted when the run starts (state: checked), before any
-task has set a fact, and that fingerprint is the one recorded at its end.
+The inputs are every setting of the stack the user gives (every variable named
+integrador_*, postgres_pgvector_*, redis_*, python_env_*, app_services_*, ollama_*,
+preflight_*, templated, from inventory, group_vars, host_vars, the play or -e), the
+tool's own files (roles with their defaults, playbooks, modules, plugins,
+ansible.cfg), where the tool is, and what the roles' defaults read from outside
+(DOCKER_HOST, DOCKER_CONTEXT). Every setting's value follows from those: a change
+to any of them makes the next run a full converge. They are fingerprinted when the
+run starts (state: checked), before any role is loaded or any task has set a fact
+(dev.yml parses no role before the fast path), and that fingerprint is the one
+recorded at its end.
 
 On a local connection without become (a developer's `make dev`) the stamp, the
 containers and the units are this machine's, reached as this user: the module's
@@ -36,6 +39,8 @@ from ansible.plugins.loader import module_loader
 SETTINGS = re.compile(r"^(integrador|postgres_pgvector|redis|python_env|app_services|ollama|preflight)_")
 # The tool's own files, relative to the project (this file is playbooks/action_plugins/).
 PROJECT = Path(__file__).resolve().parents[2]
+# What the roles' defaults read from the environment (the Docker endpoint), besides settings.
+ENVIRONMENT = ("DOCKER_HOST", "DOCKER_CONTEXT")
 TOOL_PARTS = (
     "ansible.cfg",
     "requirements.yml",
@@ -103,7 +108,12 @@ class ActionModule(ActionBase):
                 settings[name] = self._templar.template(task_vars[name])
             except Exception as exc:  # noqa: BLE001 - a setting that cannot be templated yet is part of the inputs as such
                 settings[name] = f"<{type(exc).__name__}>"
-        text = json.dumps(settings, sort_keys=True, default=str)
+        # The defaults' other inputs: the tool's place (role_path) and the environment.
+        outside = {
+            "project": str(PROJECT),
+            "environment": {name: os.environ.get(name) for name in ENVIRONMENT},
+        }
+        text = json.dumps([settings, outside], sort_keys=True, default=str)
         return hashlib.sha256((tool_fingerprint() + "\0" + text).encode()).hexdigest()
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:

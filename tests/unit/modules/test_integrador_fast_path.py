@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
+import pytest
+import redis as redis_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
+from this_machine import free_port
 
 fast_path = load(ROOT / "library" / "integrador_fast_path.py", "integrador_fast_path_under_test")
+DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+REDIS_PASSWORD = "unit-Redis-pass-5813"
 
 
 def params(state: str, state_dir: Path, **given_args: Any) -> dict[str, Any]:
@@ -128,6 +135,47 @@ def test_a_container_that_cannot_be_reached_converges_in_full(tmp_path: Path) ->
     stamp.write_text(json.dumps(data))
     answer = check(tmp_path)
     assert answer["fast"] is False and answer["reason"].startswith("Docker:"), answer
+
+
+@pytest.fixture
+def redis_with_password() -> Iterator[dict[str, Any]]:
+    """A Redis stand-in as the redis role makes one with a password: --requirepass, and the
+    same password in REDISCLI_AUTH (which its healthcheck's redis-cli uses)."""
+    engine = docker.from_env()
+    port = free_port()
+    container = engine.containers.run(
+        "integrador-test/redis:7",
+        ["redis-server", "--requirepass", REDIS_PASSWORD],
+        name="itest_fastpath_redis",
+        detach=True,
+        environment={"REDISCLI_AUTH": REDIS_PASSWORD},
+        ports={"6379/tcp": ("127.0.0.1", port)},
+    )
+    try:
+        yield {"name": container.name, "port": port, "engine": engine}
+    finally:
+        container.remove(force=True)
+
+
+def test_a_stopped_redis_with_a_password_is_started_and_probed_with_its_own(
+    tmp_path: Path, redis_with_password: dict[str, Any]
+) -> None:
+    """The check is given no password: it reads the one the recorded container was created
+    with (password_env), and the stamp never holds it."""
+    name, port = redis_with_password["name"], redis_with_password["port"]
+    probe = {"kind": "redis", "host": "127.0.0.1", "port": port, "password_env": "REDISCLI_AUTH"}
+    containers = [{"name": name, "probe": probe, "timeout": 30}]
+    answer = fast_path.answer(
+        params("recorded", tmp_path / "state", inputs="in-1", containers=containers, docker_host=DOCKER_HOST)
+    )
+    assert answer["recorded"] is True, answer
+    assert REDIS_PASSWORD not in Path(answer["path"]).read_text()
+
+    redis_with_password["engine"].containers.get(name).stop(timeout=10)
+    answer = check(tmp_path)
+    assert answer["fast"] is True and answer["started"] == [name], answer
+    assert redis_client.Redis(host="127.0.0.1", port=port, password=REDIS_PASSWORD).ping()
+    assert REDIS_PASSWORD not in json.dumps(answer)
 
 
 def test_check_mode_never_takes_the_fast_path(tmp_path: Path) -> None:

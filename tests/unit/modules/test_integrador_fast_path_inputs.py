@@ -1,0 +1,83 @@
+"""The fingerprint of a run's inputs (playbooks/action_plugins/integrador_fast_path.py), taken
+before any role is loaded: what the user sets, the tool's files, where the tool is and what the
+roles' defaults read from the environment (DOCKER_HOST, DOCKER_CONTEXT) each change it; anything
+else does not, and a setting that cannot be templated yet (it names a role's default) counts as
+such, the same in every run. Real Ansible templating (the run's own Templar)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from module_loader import ROOT, load
+
+plugin = load(
+    ROOT / "playbooks" / "action_plugins" / "integrador_fast_path.py", "integrador_fast_path_action"
+)
+
+
+class Run:
+    """What inputs() uses of the action: the run's templar over its task variables."""
+
+    def __init__(self, task_vars: dict[str, Any]) -> None:
+        self._templar = Templar(loader=DataLoader(), variables=task_vars)
+
+
+def inputs(task_vars: dict[str, Any]) -> str:
+    return plugin.ActionModule.inputs(Run(task_vars), task_vars)  # type: ignore[arg-type]
+
+
+BASE: dict[str, Any] = {
+    "integrador_root": "/home/dev/integrador",
+    "redis_port": 6380,
+    # As an inventory gives it: a template the run resolves.
+    "app_services_api_port": trust_as_template("{{ 8000 + integrador_port_offset | default(0) | int }}"),
+    "inventory_hostname": "localhost",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_docker_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+
+
+def test_the_same_run_gives_the_same_fingerprint() -> None:
+    assert inputs(dict(BASE)) == inputs(dict(BASE))
+
+
+def test_a_setting_and_what_a_template_resolves_to_change_it() -> None:
+    assert inputs({**BASE, "redis_port": 6381}) != inputs(BASE)
+    # The template itself is the same: what it resolves to is not.
+    assert inputs({**BASE, "integrador_port_offset": 10}) != inputs(BASE)
+
+
+def test_other_variables_do_not_change_it() -> None:
+    assert inputs({**BASE, "inventory_hostname": "laptop-2", "ansible_check_mode": True}) == inputs(BASE)
+
+
+@pytest.mark.parametrize("name", ["DOCKER_HOST", "DOCKER_CONTEXT"])
+def test_the_docker_endpoint_the_defaults_read_changes_it(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = inputs(BASE)
+    monkeypatch.setenv(name, "unix:///run/user/1000/docker.sock" if name == "DOCKER_HOST" else "colima")
+    assert inputs(BASE) != before
+
+
+def test_a_setting_that_names_a_role_default_counts_as_such_in_every_run() -> None:
+    """Before the roles are loaded their defaults are undefined: such a setting cannot be
+    templated yet, and is part of the inputs as it is written (the defaults are tool files)."""
+    early = {**BASE, "python_env_venv": trust_as_template("{{ python_env_root }}/.venv")}
+    assert inputs(early) == inputs(dict(early))
+    assert inputs(early) != inputs(BASE)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_any_two_values_of_a_setting_give_two_fingerprints(first: str, second: str) -> None:
+    one = inputs({**BASE, "redis_password": first})
+    other = inputs({**BASE, "redis_password": second})
+    assert (one == other) == (first == second)
