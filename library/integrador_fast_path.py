@@ -106,6 +106,13 @@ options:
     type: list
     elements: str
     default: []
+  release_lock:
+    description: >-
+      With I(state=checked), the run lock taken by C(playbooks/tasks/lock.yml) (path, playbook),
+      released by the action plugin (through C(integrador_lock)) when the run ends on the fast
+      path; the module itself ignores it.
+    type: dict
+    default: {}
 author: Integrador developers
 """
 
@@ -124,7 +131,14 @@ started:
   elements: str
   returned: state=checked
 summary:
-  description: The recorded summary lines.
+  description: The recorded summary lines (the module's answer; the action plugin shows them as RV(msg)).
+  type: list
+  elements: str
+  returned: state=checked and fast
+msg:
+  description: >-
+    The recorded summary lines and the fast path's own line, shown by the task (the action plugin,
+    state=checked and fast).
   type: list
   elements: str
   returned: state=checked and fast
@@ -519,6 +533,8 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "supervisor_ctl": {"type": "list", "elements": "str", "default": []},
     "service_needs": {"type": "dict", "default": {}},
     "summary": {"type": "list", "elements": "str", "default": []},
+    # Handled by the action plugin (playbooks/action_plugins/integrador_fast_path.py).
+    "release_lock": {"type": "dict", "default": {}},
 }
 
 

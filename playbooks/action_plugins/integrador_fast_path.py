@@ -116,10 +116,27 @@ class ActionModule(ActionBase):
         text = json.dumps([settings, outside], sort_keys=True, default=str)
         return hashlib.sha256((tool_fingerprint() + "\0" + text).encode()).hexdigest()
 
+    def release_lock(self, lock: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        """The run lock released by its own action (integrador_lock), as tasks/unlock.yml would:
+        a run that ends here needs no task of its own for it."""
+        task = self._task.copy()
+        task.args = {"path": lock["path"], "playbook": lock.get("playbook", "?"), "state": "released"}
+        action = self._shared_loader_obj.action_loader.get(
+            "integrador_lock",
+            task=task,
+            connection=self._connection,
+            play_context=self._play_context,
+            loader=self._loader,
+            templar=self._templar,
+            shared_loader_obj=self._shared_loader_obj,
+        )
+        return action.run(task_vars=task_vars)
+
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         args = dict(self._task.args)
+        lock = args.pop("release_lock", None) or {}
         if args.get("state") == "checked":
             args["inputs"] = self.inputs(task_vars)
         here = self._connection.transport == "local" and not self._play_context.become
@@ -135,4 +152,21 @@ class ActionModule(ActionBase):
             answer.pop("invocation", None)
         answer["inputs"] = args.get("inputs", "")
         result.update(answer)
+        if answer.get("fast"):
+            # The run ends here: what the summary task of a full converge shows is this
+            # task's message, and the run lock is released.
+            started = answer.get("started") or []
+            started_note = f", started: {', '.join(started)}" if started else ""
+            result["msg"] = [
+                *answer.get("summary", []),
+                f"Fast path   as the last converge left it{started_note}"
+                " (integrador_fast_path: false converges in full)",
+            ]
+            result["_ansible_verbose_always"] = True
+            for key in ("summary", "reason", "inputs"):
+                result.pop(key, None)
+            if lock:
+                released = self.release_lock(lock, task_vars)
+                if released.get("failed"):
+                    result.update(failed=True, msg=released.get("msg", "the run lock could not be released"))
         return result

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import docker
-from conftest import PROJECT, USER_ENV, occupied_port, run_playbook, systemctl
+from conftest import PROJECT, USER_ENV, LaptopPaths, occupied_port, run_playbook, systemctl
 from test_stack import all_green, tasks_that_ran
 
 GATE = "Stack is as the last converge left it, and answers (fast path)"
@@ -25,11 +25,18 @@ def fast(result: Any) -> bool:
     return not [name for name in ran if PREFLIGHT in name]
 
 
-def test_no_change_run_is_one_check_and_the_summary(converge: Callable[..., Any]) -> None:
+def test_no_change_run_is_one_check_and_the_summary(
+    host: Any, paths: LaptopPaths, converge: Callable[..., Any]
+) -> None:
     converge()  # whatever an earlier test left: recorded again
     result = converge()
     assert result.rc == 0 and result.changed == 0, result
     assert fast(result), result
+    # The check released the run lock itself (no task of its own): none is left behind for
+    # the next run to take over.
+    assert not host.file(f"{paths.state_dir}/run.lock").exists
+    again = converge()
+    assert fast(again) and "Took over the run lock" not in again.output, again
     assert (
         "Fast path   as the last converge left it (integrador_fast_path: false converges in full)"
         in result.output
