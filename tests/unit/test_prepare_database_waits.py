@@ -16,6 +16,8 @@ from pathlib import Path
 import docker
 import psycopg2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from this_machine import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +134,33 @@ def test_psycopg2s_errors_are_told_apart_as_asyncpgs(engine: docker.DockerClient
             time.sleep(0.05)
         else:
             pytest.fail("the stand-in took a wrong password")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), max_size=12).filter(
+        lambda text: not _seconds(text)
+    )
+)
+def test_a_wait_that_is_no_number_of_seconds_is_named_not_a_traceback(given_wait: str) -> None:
+    """Whatever a user puts in INTEGRADOR_DATABASE_WAIT: a number of seconds, or a message naming
+    it (never a traceback), before any connection is tried."""
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"postgresql://postgres:x@127.0.0.1:{free_port()}/menu_ops",
+        INTEGRADOR_DATABASE_WAIT=given_wait,
+    )
+    done = subprocess.run([sys.executable, str(HELPER)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "INTEGRADOR_DATABASE_WAIT must be a number of seconds, 0 or more" in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def _seconds(text: str) -> bool:
+    """Whether the helper takes text as its wait (empty: the default)."""
+    if not text.strip():
+        return True
+    try:
+        return 0 <= float(text) < float("inf")
+    except ValueError:
+        return False

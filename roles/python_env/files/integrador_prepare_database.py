@@ -79,9 +79,25 @@ def not_up_yet(exc: BaseException) -> bool:
     return any(words in str(exc).lower() for words in NOT_UP)
 
 
+def database_wait() -> float:
+    """INTEGRADOR_DATABASE_WAIT in seconds (60 when unset or empty); anything else ends the
+    start with a message naming it, not a traceback."""
+    given = os.environ.get("INTEGRADOR_DATABASE_WAIT", "").strip()
+    try:
+        wait = float(given) if given else 60.0
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait < float("inf"):
+        sys.exit(
+            f"integrador: INTEGRADOR_DATABASE_WAIT must be a number of seconds, 0 or more "
+            f"(got {given!r}); set it so, or remove it for 60 s. Database not prepared"
+        )
+    return wait
+
+
 def first(run: Callable[[str, tuple[str, ...]], list[tuple[str, str]]], sql: str) -> None:
     """The first statement, retried every 0.05 s while the database is not up yet."""
-    wait = float(os.environ.get("INTEGRADOR_DATABASE_WAIT", "60") or 0)
+    wait = database_wait()
     deadline = time.monotonic() + wait
     said = False
     while True:
