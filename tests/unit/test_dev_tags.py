@@ -41,7 +41,9 @@ def dev(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("skipped", ["api", "ws", "python", "ws,python", "python,ws", "docker,api", "python,api,ws"])
+@pytest.mark.parametrize(
+    "skipped", ["api", "ws", "python", "ws,python", "python,ws", "docker,api", "python,api,ws"]
+)
 def test_skipping_what_a_service_needs_is_refused_before_anything_runs(tmp_path: Path, skipped: str) -> None:
     proc = dev(tmp_path, "--skip-tags", skipped)
     assert proc.returncode != 0, proc.stdout
