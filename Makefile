@@ -15,12 +15,16 @@ CONVERGE ?= scripts/converge
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+# Python warnings raised by a library we pin, not by anything of the user's: ansible-core's
+# ssh-agent code imports DSA, which cryptography 51 deprecates on stderr of every ansible command.
+comma := ,
+export PYTHONWARNINGS := $(if $(PYTHONWARNINGS),$(PYTHONWARNINGS)$(comma))ignore:::ansible._internal._ssh._ssh_agent
 # The command-line variables below are read raw ($(value)): exporting them as make
 # does for a command-line variable would expand them, running a $(shell ...) they hold.
 unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test venv images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli workstation
+.PHONY: help dev test venv lock images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli workstation
 
 help: ## this list (the default); variables: INSTANCE=<name> (every stack command: a second stack, docs/day2.md), ARGS="<ansible-playbook arguments>"
 	@echo "Usage: make <command> [VARIABLE=value ...]"
@@ -58,12 +62,20 @@ check_instance = $(if $(v_instance_known),,$(error INSTANCE=$(value INSTANCE) is
 check_choice = $(if $(call choice_known,$($(1)),$(2)),,$(error $(3)=$(value $(3)) is not understood: $(3) takes $(4). Nothing was run))
 check_bool = $(if $(call bool_known,$($(1))),,$(error $(2)=$(value $(2)) is not understood: $(2)=1 (or true, yes) $(3); $(2)=0 (or false, no, or no $(2) at all) does not. Nothing was run))
 
-$(STAMP): requirements.txt
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
-	@cp requirements.txt $(STAMP)
+# The venv is installed from requirements.lock: the whole closure of requirements.txt, each
+# package pinned with its hashes (pip's hash-checking mode), so a fresh machine gets exactly what
+# CI tested. `make lock` regenerates it after requirements.txt changed (a reviewed change).
+$(STAMP): requirements.lock
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) >&2
+	@echo "[make] installing the tooling virtualenv $(VENV) from requirements.lock" >&2
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock >&2
+	@cp requirements.lock $(STAMP)
 
-venv: $(STAMP) ## create or update the tooling virtualenv .venv from requirements.txt
+venv: $(STAMP) ## create or update the tooling virtualenv .venv from requirements.lock
+
+lock: $(STAMP) ## regenerate requirements.lock (every package pinned, with hashes) from requirements.txt
+	uv pip compile requirements.txt --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --no-header --quiet -o requirements.lock
 
 dev: $(STAMP) ## converge this machine: containers, virtualenv and .env, API and gateway (every morning, after every pull)
 	$(check_instance)
@@ -122,7 +134,7 @@ status: $(STAMP) ## one table of the whole stack; non-zero exit when a part is u
 	$(check_instance)
 	$(call check_choice,v_format,table json,FORMAT,table|json (no FORMAT: table))
 ifeq ($(v_format),json)
-	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && rc=0 && \
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && rc=0 && \
 	  { $(CONVERGE) playbooks/status.yml -e "integrador_status_json_dir=$$dir" $(v_instance_e) $(ARGS) >&2 || rc=$$?; } && \
 	  $(VENV)/bin/python -c "$$INTEGRADOR_STATUS_JSON" "$$dir" && exit $$rc
 else
