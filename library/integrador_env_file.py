@@ -47,7 +47,9 @@ description:
   - A key in O(values) is updated when the file still holds the value this module last wrote
     (it remembers a hash of each on a C(# integrador-state:) comment line); a value edited by
     hand is kept and reported in RV(kept).
-  - Keys the module does not manage are kept and reported in RV(unknown).
+  - Keys the module does not manage are kept and reported in RV(unknown). A key it wrote that is
+    no longer in O(values) is removed while it still holds what was written (RV(removed)), and
+    kept when it was edited by hand (RV(kept_removed)); secrets are never removed.
   - The diff shows which lines change, never a value of a key that is not managed, of a
     secret, of a key whose name holds SECRET, TOKEN, PASSWORD, KEY or PRIVATE, nor a URL's
     password. Messages name keys and lines, never values.
@@ -69,6 +71,13 @@ options:
     description: File mode.
     type: str
     default: "0600"
+  started_dir:
+    description:
+      - Folder where the services' launcher records, as C(<service>.json), the path and SHA-256 of
+        the .env bytes each service read when it started. Each record naming this file is compared
+        with the file as this run leaves it (RV(started)). Empty, nothing is compared.
+    type: path
+    default: ""
 author: Integrador developers
 """
 
@@ -96,6 +105,23 @@ unknown:
   description: Keys in the file that are not managed; kept as they are.
   type: list
   elements: str
+  returned: always
+removed:
+  description: Keys this module wrote, no longer in O(values), still as written, so removed.
+  type: list
+  elements: str
+  returned: always
+kept_removed:
+  description: Keys this module wrote, no longer in O(values), edited by hand since, so kept.
+  type: list
+  elements: str
+  returned: always
+started:
+  description:
+    - Per service that left a record of this file in O(started_dir), C(current) when it started
+      with the bytes the file now holds, C(stale) when it started with other bytes (a hand edit
+      since it started included).
+  type: dict
   returned: always
 """
 
@@ -207,6 +233,24 @@ def edit(text: str, values: dict[str, str], secret_keys: list[str]) -> tuple[str
     newline = newline_of(text)
 
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement), in the old text
+    # A key this module wrote that is no longer asked for (dropped from python_env_env_extra):
+    # removed when the file still holds exactly what was written (a backend whose settings
+    # refuse unknown keys could not start with it), kept and named when edited by hand since.
+    # Secrets are never removed. A key set on several lines is left alone (kept, named).
+    removed: list[str] = []
+    kept_removed: list[str] = []
+    for key in sorted(state):
+        if key in values or key in secret_keys or key not in current:
+            continue
+        lines = [b for b in bindings if b.key == key]
+        have = current[key]
+        if len(lines) == 1 and have is not None and digest(have) == state[key]:
+            edits.append((lines[0].start, lines[0].end, ""))
+            removed.append(key)
+        else:
+            kept_removed.append(key)
+        unknown = [k for k in unknown if k != key]
+        wanted.pop(key, None)
     appended: list[str] = []
     written: list[str] = []
     for key in managed:
@@ -249,7 +293,7 @@ def edit(text: str, values: dict[str, str], secret_keys: list[str]) -> tuple[str
         new += "".join(appended)
 
     # Read it back as python-dotenv will: every other key as it was, ours as wanted.
-    expected = dict(current)
+    expected = {key: value for key, value in current.items() if key not in removed}
     expected.update({key: wanted[key] for key in managed})
     if new != text and (
         dotenv_values(new) != expected
@@ -257,13 +301,16 @@ def edit(text: str, values: dict[str, str], secret_keys: list[str]) -> tuple[str
         or sum(b.error for b in parse_bindings(new)) != sum(b.error for b in bindings)
     ):
         raise EnvFileError(
-            f"Writing {', '.join(written) or 'the state line'} would change how python-dotenv reads "
+            f"Writing {', '.join(written + removed) or 'the state line'} would change how python-dotenv "
+            "reads "
             f"{fragile_lines(bindings, text)} of the file. Fix that line by hand and run again."
         )
     info: dict[str, object] = {
         "generated": generated,
         "kept": kept,
         "unknown": unknown,
+        "removed": removed,
+        "kept_removed": kept_removed,
         "written": written,
         "managed": managed,
         "bom": text.startswith("\ufeff"),
@@ -392,6 +439,28 @@ def write(module: AnsibleModule, path: str, text: str, mode: int) -> None:
     module.atomic_move(tmp, path)
 
 
+def started(started_dir: str, path: str, text: str) -> dict[str, str]:
+    """Whether each service recorded in started_dir read this file's current bytes at start."""
+    if not started_dir or not os.path.isdir(started_dir):
+        return {}
+    now = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    same = os.path.realpath(path)
+    result: dict[str, str] = {}
+    for name in sorted(os.listdir(started_dir)):
+        if not name.endswith(".json"):
+            continue
+        try:
+            with open(os.path.join(started_dir, name), encoding="utf-8") as handle:
+                record = json.load(handle)
+            if os.path.realpath(str(record["env_file"])) != same:
+                continue
+            digest_then = str(record["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            digest_then = ""  # unreadable: what it started with is unknown, so it is not current
+        result[name[: -len(".json")]] = "current" if digest_then == now else "stale"
+    return result
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -399,11 +468,21 @@ def main() -> None:
             "values": {"type": "dict", "default": {}, "no_log": True},
             "secrets": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "mode": {"type": "str", "default": "0600"},
+            "started_dir": {"type": "path", "default": ""},
         },
         supports_check_mode=True,
     )
     path = module.params["path"]
-    values = {str(key): str(value) for key, value in module.params["values"].items()}
+    # Text only: str() would write YAML's null, booleans and numbers as Python spells them
+    # (None, False, 1.1 for 1.10). The playbook's preflight refuses them first, with the quoting.
+    wrong = sorted(str(key) for key, value in module.params["values"].items() if not isinstance(value, str))
+    if wrong:
+        module.fail_json(
+            msg=f"{path}: the values of {', '.join(wrong)} are not text (YAML read them as null, a boolean, "
+            'a number or a list): write each in quotes, exactly as .env must hold it (KEY: "1.10"). '
+            "Nothing was changed."
+        )
+    values = {str(key): value for key, value in module.params["values"].items()}
     secret_keys = module.params["secrets"]
     # A symbolic link is edited through: its target is what gets replaced (the link stays).
     target = os.path.realpath(path) if os.path.islink(path) else path
@@ -425,6 +504,10 @@ def main() -> None:
         "generated": info["generated"],
         "kept": info["kept"],
         "unknown": info["unknown"],
+        "removed": info["removed"],
+        "kept_removed": info["kept_removed"],
+        # As this run leaves the file (in check mode: as it would).
+        "started": started(module.params["started_dir"], target, after),
     }
     if module._diff and changed:
         result["diff"] = dict(diff(before, after, info, secret_keys), before_header=path, after_header=path)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.integrador_ports import port_owner
+from ansible.module_utils.integrador_ports import owned_by, port_owner
 
 DOCUMENTATION = r"""
 module: integrador_port_owner
@@ -22,6 +22,19 @@ options:
     description: Address the port would be bound to.
     type: str
     default: 127.0.0.1
+  owners:
+    description:
+      - Main processes of the services that may hold the port. A holder that is one of them, one of
+        their descendants, in their process group, or (systemd) in one of O(units)' cgroups is
+        theirs (RV(owned)).
+    type: list
+    elements: int
+    default: []
+  units:
+    description: systemd units whose cgroup counts as the owners' (see O(owners)).
+    type: list
+    elements: str
+    default: []
 author: Integrador developers
 """
 
@@ -45,6 +58,10 @@ process:
   description: Human-readable owner, for example C(postgres (pid 812) /usr/lib/postgresql/15/bin/postgres).
   type: str
   returned: always
+owned:
+  description: Whether the holder belongs to O(owners) or O(units) (false when the port is free).
+  type: bool
+  returned: always
 """
 
 
@@ -53,6 +70,8 @@ def main() -> None:
         argument_spec={
             "port": {"type": "int", "required": True},
             "host": {"type": "str", "default": "127.0.0.1"},
+            "owners": {"type": "list", "elements": "int", "default": []},
+            "units": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -63,7 +82,8 @@ def main() -> None:
         in_use, pid, process = port_owner(host, port)
     except OSError as exc:
         module.fail_json(msg=f"cannot test {host}:{port}: {exc}")
-    module.exit_json(changed=False, in_use=in_use, pid=pid, process=process)
+    owned = in_use and owned_by(pid, module.params["owners"], module.params["units"])
+    module.exit_json(changed=False, in_use=in_use, pid=pid, process=process, owned=owned)
 
 
 if __name__ == "__main__":

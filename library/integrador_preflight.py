@@ -22,7 +22,13 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_docker import DockerClient, DockerError
 from ansible.module_utils.integrador_docker_context import resolve as resolve_docker_endpoint
-from ansible.module_utils.integrador_ports import address_problem, is_loopback, port_owner, port_problem
+from ansible.module_utils.integrador_ports import (
+    address_problem,
+    is_loopback,
+    owned_by,
+    port_owner,
+    port_problem,
+)
 from ansible.module_utils.integrador_python import (
     checkout_problem,
     find_interpreter,
@@ -488,7 +494,13 @@ class Preflight:
 
     # --- ports --------------------------------------------------------------
     def port_free(
-        self, port: int | None, host: str, var: str | None, whose: str, ours: set[int] | None = None
+        self,
+        port: int | None,
+        host: str,
+        var: str | None,
+        whose: str,
+        ours: set[int] | None = None,
+        units: list[str] | None = None,
     ) -> None:
         if not port or not self.params["ports"]:
             return
@@ -499,7 +511,9 @@ class Preflight:
                 f"Port {port} on {host} cannot be tested ({exc}): check integrador_bind_address."
             )
             return
-        if in_use and not (pid and ours and pid in ours):
+        # Whatever in a unit's process tree holds the port (its main process, a child such as
+        # python-dotenv 1.0's `run` child or uvicorn's reload worker) is the unit's own.
+        if in_use and not owned_by(pid, ours or set(), units):
             fix = f"set {var} to a free port" if var else "choose another port"
             self.problems.append(
                 f"Port {port} on {host} is already taken by {process or 'another program'}, not by {whose}. "
@@ -522,7 +536,11 @@ class Preflight:
             self.problems.append(problem)
         if not self.params["min_version"]:
             return
-        minimum = parse_version(self.params["min_version"])
+        try:
+            minimum = parse_version(self.params["min_version"])
+        except ValueError as exc:
+            self.problems.append(str(exc))
+            return
         venv = self.params["venv"]
         candidates = (
             [os.path.join(root, os.path.expanduser(venv))]
@@ -580,7 +598,12 @@ class Preflight:
         for spec in specs:
             if spec.get("valid", True):
                 self.port_free(
-                    spec["port"], spec["bind_address"], spec.get("port_var"), f"the {spec['unit']} unit", ours
+                    spec["port"],
+                    spec["bind_address"],
+                    spec.get("port_var"),
+                    f"the {spec['unit']} unit",
+                    ours,
+                    [s["unit"] for s in specs],
                 )
         return states, linger
 

@@ -106,9 +106,11 @@ options:
     description:
       - Look for a conventional seed entry point (RV(seed)), in this order
         C(backend/seed.py) (C(python seed.py)), C(backend/scripts/seed.py)
-        (C(python scripts/seed.py)), C(backend/app/seed.py) (C(python -m app.seed)),
-        C(backend/rest_api/seed.py) (C(python -m rest_api.seed)); a package needs its
-        C(__init__.py).
+        (C(python scripts/seed.py)), then at the backend's top and in its package C(app),
+        C(rest_api), C(api) or C(src) a C(seed.py) module (C(python -m rest_api.seed)) or a
+        C(seeds/) or C(seed/) package run through its C(runner.py)
+        (C(python -m rest_api.seeds.runner)) or its C(__main__.py) (C(python -m rest_api.seeds));
+        a package needs its C(__init__.py).
     type: bool
     default: true
   helper:
@@ -220,14 +222,32 @@ FINGERPRINT = ".integrador-requirements.sha256"
 # background and then runs this module again reports that install as its own.
 RUN_MARK = ".integrador-installed-by"
 HELPER = "integrador_prepare_database.py"
+
+
 # Conventional seed entry points: (file relative to the checkout, files that must exist
 # with it, command run in backend/).
-SEED_ENTRY_POINTS = (
-    ("backend/seed.py", (), "python seed.py"),
-    ("backend/scripts/seed.py", (), "python scripts/seed.py"),
-    ("backend/app/seed.py", ("backend/app/__init__.py",), "python -m app.seed"),
-    ("backend/rest_api/seed.py", ("backend/rest_api/__init__.py",), "python -m rest_api.seed"),
-)
+# A seed module (seed.py) or package (seeds/ or seed/, run through its runner.py or its
+# __main__.py, as FastAPI projects lay them out: `python -m rest_api.seeds.runner`), at the
+# backend's top or inside its application package; the first found wins.
+def _seed_entry_points() -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    points: list[tuple[str, tuple[str, ...], str]] = [
+        ("backend/seed.py", (), "python seed.py"),
+        ("backend/scripts/seed.py", (), "python scripts/seed.py"),
+    ]
+    for package in ("", "app", "rest_api", "api", "src"):
+        folder = f"backend/{package}/" if package else "backend/"
+        needs = (f"{folder}__init__.py",) if package else ()
+        dotted = f"{package}." if package else ""
+        if package:
+            points.append((f"{folder}seed.py", needs, f"python -m {dotted}seed"))
+        for name in ("seeds", "seed"):
+            init = f"{folder}{name}/__init__.py"
+            points.append((f"{folder}{name}/runner.py", (*needs, init), f"python -m {dotted}{name}.runner"))
+            points.append((f"{folder}{name}/__main__.py", (*needs, init), f"python -m {dotted}{name}"))
+    return tuple(points)
+
+
+SEED_ENTRY_POINTS = _seed_entry_points()
 
 # --- Reading requirement files as pip does ---------------------------------------------
 # PostgreSQL drivers, by canonical distribution name, in the order they win when a
@@ -256,6 +276,8 @@ SQLALCHEMY_EXTRAS = {
     "postgresql": "psycopg2",
 }
 _INCLUDE = re.compile(r"^(?:-r|--requirement)(?:\s*=\s*|\s+|(?=\S))(?P<path>\S+)")
+# A constraints file (-c): pip reads its pins, so its bytes are part of what is installed.
+_CONSTRAINT = re.compile(r"^(?:-c|--constraint)(?:\s*=\s*|\s+|(?=\S))(?P<path>\S+)")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 # A PEP 508 name, its extras, and the rest (version, URL, marker), for hosts without packaging.
 _NAME = re.compile(r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[(?P<extras>[^\]]*)\])?")
@@ -331,13 +353,16 @@ def _extras(text: str | None) -> set[str]:
 def read_requirements(
     paths: list[str], python_version: tuple[int, ...] | None = None
 ) -> tuple[list[str], list[tuple[str, set[str], str]]]:
-    """Every file read (the given ones and those they include with -r, once each) and every
-    requirement in them: (canonical name, extras, "file:line")."""
+    """Every file read (the given ones, those they include with -r and the constraints files
+    they name with -c, once each) and every requirement in them (not the constraints' pins):
+    (canonical name, extras, "file:line")."""
     files: list[str] = []
     found: list[tuple[str, set[str], str]] = []
-    todo = list(paths)
+    # (path, whether its lines are requirements: a constraints file's are only pins)
+    todo: list[tuple[str, bool]] = [(path, True) for path in paths]
     while todo:
-        path = os.path.normpath(todo.pop(0))
+        raw, requirements = todo.pop(0)
+        path = os.path.normpath(raw)
         if path in files or not os.path.isfile(path):
             continue
         files.append(path)
@@ -348,8 +373,17 @@ def read_requirements(
             continue
         for number, line in logical_lines(text):
             include = _INCLUDE.match(line)
-            if include:
-                todo.append(os.path.join(os.path.dirname(path), os.path.expanduser(include.group("path"))))
+            constraint = _CONSTRAINT.match(line)
+            if include or constraint:
+                named = (include or constraint).group("path")  # type: ignore[union-attr]
+                todo.append(
+                    (
+                        os.path.join(os.path.dirname(path), os.path.expanduser(named)),
+                        bool(include) and requirements,
+                    )
+                )
+                continue
+            if not requirements:
                 continue
             parsed = parse_requirement(line, python_version)
             if parsed:
@@ -707,9 +741,8 @@ def main() -> None:
     )
     try:
         parse_version(module.params["min_version"])
-    except ValueError:
-        got = module.params["min_version"]
-        module.fail_json(msg=f"python_env_min_version must look like 3.8 (got {got!r})")
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     began = time.monotonic()
     env = PythonEnv(module)
     root = module.params["root"]

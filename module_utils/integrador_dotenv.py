@@ -273,3 +273,35 @@ def mask_urls(value: str) -> str:
 
     value = _url_userinfo.sub(hide, value)
     return _query_secret.sub(lambda match: match.group(1) + MASK, value)
+
+
+# python-dotenv's variable expansion (dotenv/variables.py and resolve_variables in dotenv/main.py):
+# only ${NAME} and ${NAME:-default}; with override (what `dotenv run --override` and
+# dotenv_values() use) a value set earlier in the file wins over the environment.
+_posix_variable = re.compile(r"\$\{(?P<name>[^\}:]*)(?::-(?P<default>[^\}]*))?\}")
+
+
+def _expand(value: str, env: dict[str, str | None]) -> str:
+    def one(match: re.Match[str]) -> str:
+        default = match.group("default")
+        result = env.get(match.group("name"), default if default is not None else "")
+        return result if result is not None else ""
+
+    return _posix_variable.sub(one, value)
+
+
+def environment(string: str, environ: dict[str, str]) -> dict[str, str]:
+    """What `python -m dotenv --file F run --override` adds to the command's environment: each
+    key's value as python-dotenv reads it, ${...} expanded over the environment and the keys
+    before it (the file's wins), keys without a value left out."""
+    resolved: dict[str, str | None] = {}
+    for binding in parse(string):
+        if binding.key is None:
+            continue
+        if binding.value is None:
+            resolved[binding.key] = None
+            continue
+        env: dict[str, str | None] = dict(environ)
+        env.update(resolved)
+        resolved[binding.key] = _expand(binding.value, env)
+    return {key: value for key, value in resolved.items() if value is not None}

@@ -166,3 +166,65 @@ def port_owner(host: str, port: int) -> tuple[bool, int | None, str | None]:
     if pid is None:
         pid, process = owner_from_lsof(port)
     return True, pid, process
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself hold spaces and parentheses.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _systemd_cgroup(pid: int) -> str:
+    """The cgroup systemd put the process in (the unified or the name=systemd hierarchy)."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers in ("name=systemd", ""):
+            return path
+    return ""
+
+
+def owned_by(pid: int | None, roots: set[int] | list[int], units: list[str] | None = None) -> bool:
+    """Whether the process holding a port belongs to one of the services whose main processes
+    are roots: the root itself or one of its descendants (python-dotenv 1.0's `run` child, the
+    worker uvicorn --reload spawns), a process left in the root's process group (supervisord
+    makes each program a group of its own), or, under systemd, a process in one of the units'
+    cgroups (a child whose parent has exited). Linux /proc only; elsewhere only pid == root."""
+    if not pid:
+        return False
+    roots = {int(root) for root in roots if root}
+    if pid in roots:
+        return True
+    if not os.path.isdir("/proc"):
+        return False
+    fields = _stat_fields(pid)
+    if fields is None:
+        return False
+    # A process group whose leader is a root (the group id is the leader's pid).
+    if len(fields) > 2 and fields[2].isdigit() and int(fields[2]) in roots:
+        return True
+    if units:
+        leaf = _systemd_cgroup(pid).rstrip("/").rsplit("/", 1)[-1]
+        if leaf and leaf in units:
+            return True
+    # Ancestors, up to init (a bounded walk: a pid loop cannot happen, but /proc may change).
+    current = pid
+    for _ in range(64):
+        fields = _stat_fields(current)
+        if fields is None or len(fields) < 2 or not fields[1].isdigit():
+            return False
+        current = int(fields[1])
+        if current in roots:
+            return True
+        if current <= 1:
+            return False
+    return False

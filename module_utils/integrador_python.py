@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -20,7 +21,23 @@ PROBE = (
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split("."))
+    """A version as python_env_min_version takes it: digits and dots, 3 to 3.12.1 (ValueError
+    otherwise, with version_problem's message)."""
+    problem = version_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return tuple(int(part) for part in str(text).strip().split("."))
+
+
+def version_problem(text: object, var: str = "python_env_min_version") -> str | None:
+    """None for a version such as 3.11; else what is wrong, naming the setting and the form."""
+    value = str(text).strip() if isinstance(text, str) else None
+    if value is not None and re.fullmatch(r"[0-9]+(\.[0-9]+){0,2}", value):
+        return None
+    return (
+        f'{var} takes a version such as "3.11" (the lowest Python to accept, digits and dots, in '
+        f"quotes), not {text!r}: no >=, no x, no range."
+    )
 
 
 def probe(python: str) -> tuple[tuple[int, ...], str] | None:

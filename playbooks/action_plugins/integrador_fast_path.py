@@ -32,6 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ansible.errors import AnsibleUndefinedVariable
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import module_loader
 
@@ -40,7 +41,7 @@ SETTINGS = re.compile(r"^(integrador|postgres_pgvector|redis|python_env|app_serv
 # The tool's own files, relative to the project (this file is playbooks/action_plugins/).
 PROJECT = Path(__file__).resolve().parents[2]
 # What the roles' defaults read from the environment (the Docker endpoint), besides settings.
-ENVIRONMENT = ("DOCKER_HOST", "DOCKER_CONTEXT")
+ENVIRONMENT = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 TOOL_PARTS = (
     "ansible.cfg",
     "requirements.yml",
@@ -90,6 +91,23 @@ def fast_path_module() -> ModuleType:
     return module
 
 
+class Unfingerprintable(Exception):
+    """An input whose value cannot be known exactly before the run."""
+
+
+def docker_endpoint() -> str:
+    """The engine the docker CLI would talk to here, as integrador_docker_context resolves it
+    (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG's currentContext and the context's endpoint): a
+    `docker context use` makes the next run a full converge."""
+    fast_path_module()  # loads module_utils under Ansible's names
+    context = sys.modules["ansible.module_utils.integrador_docker_context"]
+    try:
+        endpoint = context.resolve(os.environ, os.path.expanduser("~"))
+    except Exception as exc:  # noqa: BLE001 - an unresolvable context is an input as such
+        return f"<{type(exc).__name__}: {exc}>"
+    return json.dumps(list(endpoint), default=str)
+
+
 def with_defaults(module: ModuleType, args: dict[str, Any]) -> dict[str, Any]:
     """The module's argument spec applied by hand (types are already right from the task)."""
     params = {key: args.get(key, spec.get("default")) for key, spec in module.ARGUMENT_SPEC.items()}
@@ -101,17 +119,36 @@ def with_defaults(module: ModuleType, args: dict[str, Any]) -> dict[str, Any]:
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
 
+    def settled(self, value: Any) -> Any:
+        """A setting as its value will be: each leaf templated on its own. A leaf naming a role
+        default (redis_port: not loaded before the fast path) is undefined now; its template
+        text is then the exact input (whatever it names is a setting or a default, and both
+        are fingerprinted), so it stands for itself, and its siblings are still templated. A
+        leaf that fails otherwise cannot be fingerprinted: Unfingerprintable."""
+        if isinstance(value, dict):
+            return {str(key): self.settled(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.settled(item) for item in value]
+        try:
+            return self._templar.template(value)
+        except AnsibleUndefinedVariable:
+            return {"<template, undefined before the roles load>": str(value)}
+        except Exception as exc:  # noqa: BLE001 - any other failure: no fingerprint, a full converge
+            raise Unfingerprintable(f"{type(exc).__name__}: {exc}") from exc
+
     def inputs(self, task_vars: dict[str, Any]) -> str:
         settings: dict[str, Any] = {}
-        for name in sorted(k for k in task_vars if SETTINGS.match(k)):
-            try:
-                settings[name] = self._templar.template(task_vars[name])
-            except Exception as exc:  # noqa: BLE001 - a setting that cannot be templated yet is part of the inputs as such
-                settings[name] = f"<{type(exc).__name__}>"
+        try:
+            for name in sorted(k for k in task_vars if SETTINGS.match(k)):
+                settings[name] = self.settled(task_vars[name])
+        except Unfingerprintable:
+            # Never equal to a record: this run converges in full (and so does the next).
+            return "unfingerprintable-" + os.urandom(16).hex()
         # The defaults' other inputs: the tool's place (role_path) and the environment.
         outside = {
             "project": str(PROJECT),
             "environment": {name: os.environ.get(name) for name in ENVIRONMENT},
+            "docker": docker_endpoint(),
         }
         text = json.dumps([settings, outside], sort_keys=True, default=str)
         return hashlib.sha256((tool_fingerprint() + "\0" + text).encode()).hexdigest()

@@ -246,3 +246,42 @@ def test_no_role_reads_preflight_state_and_the_preflight_reads_no_other_role() -
                 assert f"{role}_" not in text, f"{path} reads a variable of {role}"
         else:
             assert "preflight_state" not in text, f"{path} reads preflight_state"
+
+
+def test_env_extra_values_that_are_not_text_are_refused_before_anything_changes(tmp_path: Path) -> None:
+    """Issue 23, 5: YAML's null, false, 1.10 and a list reached .env as None, False, 1.1 and
+    ['a', 'b']. Each is now named with the quoting to use; text (a quoted "1.10", a template
+    that renders text) passes. The real preflight, as dev.yml runs it."""
+    extra = (
+        "{python_env_env_extra: {SENTRY_DSN: , FEATURE_X: false, VERSION: 1.10, HOSTS: [a, b],"
+        ' GOOD: "1.10", BROKER: "redis://127.0.0.1:{{ 6380 }}/2"}}'
+    )
+    proc, _ = run(tmp_path, STACK_PLAYBOOK, "-e", extra, "--tags", "python")
+    assert proc.returncode != 0, proc.stdout
+    for key, why in (
+        ("SENTRY_DSN", "is empty"),
+        ("FEATURE_X", "is a boolean"),
+        ("VERSION", "is a number"),
+        ("HOSTS", "is a list or a mapping"),
+    ):
+        assert f"python_env_env_extra.{key} {why}" in proc.stdout, proc.stdout
+    assert "GOOD" not in proc.stdout and "BROKER" not in proc.stdout, proc.stdout
+    assert 'VERSION: "1.10"' in proc.stdout and 'FEATURE_X: "false"' in proc.stdout, proc.stdout
+    fine, _ = run(
+        tmp_path, STACK_PLAYBOOK, "-e", '{python_env_env_extra: {GOOD: "1.10"}}', "--tags", "python"
+    )
+    assert "Values written into files are text" in fine.stdout and "python_env_env_extra." not in fine.stdout
+
+
+@pytest.mark.parametrize("version", [">=3.11", "3.x", "3.11+", "three"])
+def test_a_min_version_in_another_form_is_named_with_the_form_it_takes(tmp_path: Path, version: str) -> None:
+    """Issue 23, 5: `python_env_min_version: ">=3.11"` stopped the preflight with
+    "invalid literal for int() with base 10: '>=3'"."""
+    proc, _ = run(
+        tmp_path, STACK_PLAYBOOK, "-e", json.dumps({"python_env_min_version": version}), "--tags", "python"
+    )
+    assert proc.returncode != 0
+    assert 'python_env_min_version takes a version such as \\"3.11\\"' in proc.stdout or (
+        'python_env_min_version takes a version such as "3.11"' in proc.stdout
+    ), proc.stdout
+    assert "invalid literal" not in proc.stdout + proc.stderr

@@ -134,8 +134,8 @@ def test_migrations_ran_once_and_the_seed_once(
     assert real_shaped.rc == 0, real_shaped
     assert "Migrations      alembic upgrade head before the API starts" in real_shaped.output, real_shaped
     assert (
-        "Seed            `python seed.py` once per fresh database (found backend/seed.py)"
-        in real_shaped.output
+        "Seed            `python -m rest_api.seeds.runner` once per fresh database "
+        "(found backend/rest_api/seeds/runner.py)" in real_shaped.output
     )
     assert sql(test_vars, "SELECT version_num FROM alembic_version") == [("0001_menu_items",)]
     menu = requests.get(f"{api}/api/menu", timeout=10)

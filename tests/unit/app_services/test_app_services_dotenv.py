@@ -1,7 +1,9 @@
 """How the services get backend/.env, run for real: the command prefix every unit and
-plist starts with (python-dotenv's `run`) and the Windows launcher's loader are executed
-here with this interpreter on generated files; the services must see exactly what
-python-dotenv reads. Also the bind address: IPv6 in URLs and uvicorn's argv."""
+plist starts with (the tool's launcher, files/launcher/integrador_run.py) and the Windows
+launcher's loader are executed here with this interpreter on generated files; the services
+must see exactly what python-dotenv's own `dotenv run --override` gives a command (the
+oracle: the real python-dotenv CLI, run with the same environment). Also the bind address:
+IPv6 in URLs and uvicorn's argv."""
 
 from __future__ import annotations
 
@@ -42,15 +44,33 @@ PEM_VALUES = {
 }
 
 
+LAUNCHER = ROLE / "files" / "launcher" / "integrador_run.py"
+
+
 def expected(env_file: Path) -> dict[str, str]:
     return {key: value for key, value in dotenv_values(env_file).items() if value is not None}
 
 
+def real_dotenv_run(env_file: Path, environ: dict[str, str]) -> dict[str, str]:
+    """The environment python-dotenv's own CLI gives a command (the tooling venv's python-dotenv)."""
+    argv = [sys.executable, "-m", "dotenv", "--file", str(env_file), "run", "--override", "--"]
+    proc = subprocess.run(
+        [*argv, sys.executable, "-c", PRINT_ENVIRON], env=environ, capture_output=True, text=True, check=True
+    )
+    environment: dict[str, str] = json.loads(proc.stdout)
+    return environment
+
+
 def run_prefix(role: Role, env_file: Path, environ: dict[str, str]) -> dict[str, str]:
-    """Environment a service sees when started with the role's command prefix."""
+    """Environment a service sees when started with the role's command prefix (the launcher the
+    role copies into the state folder is run from the role's files here)."""
     prefix = role.eval("_app_services_dotenv_run")
-    assert prefix[1:5] == ["-m", "dotenv", "--file", str(env_file)]
-    argv = [sys.executable, *prefix[1:], sys.executable, "-c", PRINT_ENVIRON]
+    assert prefix[1].endswith("/launcher/integrador_run.py") and prefix[2:] == [
+        "--env-file",
+        str(env_file),
+        "--",
+    ]
+    argv = [sys.executable, str(LAUNCHER), *prefix[2:], sys.executable, "-c", PRINT_ENVIRON]
     proc = subprocess.run(argv, env=environ, capture_output=True, text=True, check=True, timeout=60)
     environment: dict[str, str] = json.loads(proc.stdout)
     return environment
@@ -100,11 +120,10 @@ def test_services_see_what_python_dotenv_reads(
     wanted = expected(env_file)
     stale = {key: "stale" for key in wanted} | {"T_ONLY_IN_ENVIRONMENT": "kept"}
 
-    seen = run_prefix(
-        Role(LINUX, {"python_env_env_file_path": str(env_file)}), env_file, {**os.environ, **stale}
-    )
+    environ = {**os.environ, **stale}
+    seen = run_prefix(Role(LINUX, {"python_env_env_file_path": str(env_file)}), env_file, environ)
 
-    assert {key: seen[key] for key in wanted} == wanted
+    assert seen == real_dotenv_run(env_file, environ)
     assert seen["T_ONLY_IN_ENVIRONMENT"] == "kept"
     assert run_windows_loader(Role(WINDOWS, {"python_env_env_file_path": str(env_file)}), env_file) == wanted
 
@@ -120,15 +139,8 @@ def test_units_and_plists_name_the_file_not_its_values(
 ) -> None:
     r = role(host_vars)
     prefix = r.eval("_app_services_dotenv_run")
-    assert prefix[1:] == [
-        "-m",
-        "dotenv",
-        "--file",
-        host_vars["python_env_env_file_path"],
-        "run",
-        "--override",
-        "--",
-    ]
+    assert prefix[2:] == ["--env-file", host_vars["python_env_env_file_path"], "--"]
+    assert prefix[1] == r.eval("_app_services_state_path") + "/launcher/integrador_run.py"
 
 
 # --- bind addresses ----------------------------------------------------------

@@ -130,3 +130,64 @@ def test_bom_and_crlf_file_is_kept_and_the_bom_reported(tmp_path: Path) -> None:
     assert b"\r\nDEBUG=true\r\n" in path.read_bytes() and path.read_bytes().count(
         b"\n"
     ) == path.read_bytes().count(b"\r\n")
+
+
+def test_a_key_no_longer_asked_for_is_removed_unless_edited_by_hand(tmp_path: Path) -> None:
+    """Issue 23, 5: a key dropped from python_env_env_extra stayed in .env for ever, and a backend
+    whose settings refuse unknown keys then could not start. The real module, twice."""
+    path = tmp_path / ".env"
+    path.write_bytes(b"# mine\nOWN=1\n")
+    assert run(path, {"DEBUG": "true", "LOG_LEVEL": "debug", "SENTRY_DSN": "x"})[0] == 0
+    text = path.read_text()
+    # A hand edit of one of them since.
+    path.write_text(text.replace("SENTRY_DSN=x", "SENTRY_DSN=mine"))
+    rc, output = run(path, {"DEBUG": "true"})
+    assert rc == 0, output
+    values = read(path)
+    assert "LOG_LEVEL" not in values and values["SENTRY_DSN"] == "mine" and values["OWN"] == "1"
+    assert path.read_bytes().startswith(b"# mine\nOWN=1\n")
+    assert values["JWT_SECRET"] and values["DEBUG"] == "true"
+    # The next run changes nothing; the hand-edited key is now the user's own.
+    before = path.read_bytes()
+    rc, output = run(path, {"DEBUG": "true"})
+    assert rc == 0 and "SUCCESS" in output and path.read_bytes() == before, output
+
+
+def test_a_secret_set_in_env_extra_and_then_dropped_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    assert run(path, {"DEBUG": "true", "JWT_SECRET": "chosen-by-me"})[0] == 0
+    assert run(path, {"DEBUG": "true"})[0] == 0
+    assert read(path)["JWT_SECRET"] == "chosen-by-me"
+
+
+@pytest.mark.parametrize("value", [None, False, 1.1, ["first-host", "second-host"], 5])
+def test_a_value_that_is_not_text_is_refused_untouched(tmp_path: Path, value: object) -> None:
+    path = tmp_path / ".env"
+    path.write_bytes(b"A=1\n")
+    rc, output = run(path, {"DEBUG": "true", "SENTRY_DSN": value})  # type: ignore[dict-item]
+    assert rc != 0 and "the values of SENTRY_DSN are not text" in output, output
+    assert path.read_bytes() == b"A=1\n"
+
+
+def test_started_records_are_compared_with_the_file_as_it_is_left(tmp_path: Path) -> None:
+    """Issue 23, 2: a hand edit of .env never reached the services. Each service's launcher
+    records the bytes it read; the module says which started with other bytes."""
+    import hashlib
+    import json
+
+    from ansible_adhoc import run_module
+
+    path = tmp_path / ".env"
+    assert run(path, {"DEBUG": "true"})[0] == 0
+    started = tmp_path / "started"
+    started.mkdir()
+    now = hashlib.sha256(path.read_bytes()).hexdigest()
+    (started / "api.json").write_text(json.dumps({"env_file": str(path), "sha256": now, "pid": 1}))
+    (started / "ws.json").write_text(json.dumps({"env_file": str(path), "sha256": "0" * 64, "pid": 2}))
+    (started / "other.json").write_text(json.dumps({"env_file": "/elsewhere/.env", "sha256": now}))
+    (started / "broken.json").write_text("{")
+    args = {"path": str(path), "values": {"DEBUG": "true"}, "secrets": SECRETS, "started_dir": str(started)}
+    done = run_module("integrador_env_file", args, callback="json")
+    assert done.rc == 0, done.output
+    assert '"api": "current"' in done.output and '"ws": "stale"' in done.output, done.output
+    assert '"broken": "stale"' in done.output and '"other"' not in done.output, done.output

@@ -23,6 +23,8 @@ plugin = load(
 class Run:
     """What inputs() uses of the action: the run's templar over its task variables."""
 
+    settled = plugin.ActionModule.settled
+
     def __init__(self, task_vars: dict[str, Any]) -> None:
         self._templar = Templar(loader=DataLoader(), variables=task_vars)
 
@@ -81,3 +83,53 @@ def test_any_two_values_of_a_setting_give_two_fingerprints(first: str, second: s
     one = inputs({**BASE, "redis_password": first})
     other = inputs({**BASE, "redis_password": second})
     assert (one == other) == (first == second)
+
+
+def env_extra(**values: str) -> dict[str, Any]:
+    return {**BASE, "python_env_env_extra": {key: trust_as_template(value) for key, value in values.items()}}
+
+
+def test_a_templated_value_and_its_siblings_are_each_seen() -> None:
+    """Issue 23, 3(a): a dict with one value naming a role default (undefined before the roles
+    load) was fingerprinted as the exception's class name, so no edit of it or of a sibling key
+    was ever seen. Failed on main before this change (the two pairs below were equal)."""
+    broker = "redis://127.0.0.1:{{ redis_port_of_the_role }}/2"
+    first = env_extra(CELERY_BROKER_URL=broker, LOG_LEVEL="debug")
+    assert inputs(first) == inputs(env_extra(CELERY_BROKER_URL=broker, LOG_LEVEL="debug"))
+    assert inputs(first) != inputs(env_extra(CELERY_BROKER_URL=broker, LOG_LEVEL="info"))
+    assert inputs(first) != inputs(env_extra(CELERY_BROKER_URL=broker.replace("/2", "/3"), LOG_LEVEL="debug"))
+    # The defined sibling is templated: what it resolves to counts, not its text.
+    level = env_extra(CELERY_BROKER_URL=broker, LOG_LEVEL="{{ integrador_port_offset | default(0) }}")
+    assert inputs(level) != inputs({**level, "integrador_port_offset": 3})
+
+
+def test_a_setting_that_cannot_be_templated_at_all_never_matches_a_record() -> None:
+    """Any other failure (a filter that does not exist) is no fingerprint: a full converge."""
+    broken = {**BASE, "redis_image": trust_as_template("{{ 'x' | no_such_filter_anywhere }}")}
+    assert inputs(broken) != inputs(dict(broken))
+
+
+def test_docker_context_use_changes_it(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23, 3(b): `docker context use other` (currentContext in $DOCKER_CONFIG/config.json)
+    and DOCKER_CONFIG itself were not part of the fingerprint. A real context store, as the
+    docker CLI writes it."""
+    import hashlib
+    import json
+
+    config = tmp_path / "docker"
+    for name, host in (("one", "unix:///run/one.sock"), ("two", "unix:///run/two.sock")):
+        meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+        meta.mkdir(parents=True)
+        (meta / "meta.json").write_text(json.dumps({"Name": name, "Endpoints": {"docker": {"Host": host}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    (config / "config.json").write_text(json.dumps({"currentContext": "one"}))
+    one = inputs(BASE)
+    assert inputs(BASE) == one
+    (config / "config.json").write_text(json.dumps({"currentContext": "two"}))
+    assert inputs(BASE) != one
+    (config / "config.json").write_text(json.dumps({"currentContext": "one"}))
+    assert inputs(BASE) == one
+    # The same context name, its endpoint moved (docker context update).
+    meta = config / "contexts" / "meta" / hashlib.sha256(b"one").hexdigest() / "meta.json"
+    meta.write_text(json.dumps({"Name": "one", "Endpoints": {"docker": {"Host": "tcp://127.0.0.1:2375"}}}))
+    assert inputs(BASE) != one

@@ -146,3 +146,42 @@ def test_localhost_is_probed_as_127_0_0_1() -> None:
         listener.listen()
         port = listener.getsockname()[1]
         assert ports.port_in_use("localhost", port)
+
+
+LISTEN_CHILD = """
+import os, socket, subprocess, sys, time
+# The parent starts a child that listens (python-dotenv 1.0's `run`, uvicorn's reload worker).
+code = ("import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+        "print(s.getsockname()[1], flush=True); time.sleep(60)")
+child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+print(child.pid, child.stdout.readline().strip(), flush=True)
+if sys.argv[1] == "orphan":
+    os._exit(0)  # the child is left behind, in the parent's process group
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="Linux /proc")
+@pytest.mark.parametrize("mode", ["child", "orphan"])
+def test_a_port_held_in_a_services_process_tree_is_its_own(mode: str) -> None:
+    """Issue 23, 1: the preflight compared the port's holder with the unit's main PID only,
+    and called the stack's own services foreign when a child held the port. Real processes:
+    a group leader (as a service manager starts a service) whose child listens."""
+    import subprocess
+    import sys
+
+    leader = subprocess.Popen(
+        [sys.executable, "-c", LISTEN_CHILD, mode], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        child_pid, port = (int(part) for part in leader.stdout.readline().split())  # type: ignore[union-attr]
+        in_use, pid, _ = ports.port_owner("127.0.0.1", port)
+        assert in_use and pid == child_pid
+        assert ports.owned_by(pid, {leader.pid})
+        assert not ports.owned_by(pid, {os.getpid() + 10_000_000})
+        assert not ports.owned_by(pid, set())
+        # An unrelated process (this test) is nobody's child of the leader.
+        assert not ports.owned_by(os.getpid(), {leader.pid})
+    finally:
+        os.killpg(leader.pid, 9)
+        leader.wait()

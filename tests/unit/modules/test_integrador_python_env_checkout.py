@@ -233,6 +233,21 @@ def test_unreadable_config_is_still_fingerprinted(tmp_path: Path) -> None:
         (["backend/app/seed.py", "backend/app/__init__.py"], "python -m app.seed"),
         (["backend/rest_api/seed.py", "backend/rest_api/__init__.py"], "python -m rest_api.seed"),
         (["backend/seed.py", "backend/scripts/seed.py"], "python seed.py"),
+        # Issue 23, 6: the real Integrador's layout, a seeds package run with -m.
+        (
+            [
+                "backend/rest_api/__init__.py",
+                "backend/rest_api/seeds/__init__.py",
+                "backend/rest_api/seeds/runner.py",
+            ],
+            "python -m rest_api.seeds.runner",
+        ),
+        (
+            ["backend/app/__init__.py", "backend/app/seeds/__init__.py", "backend/app/seeds/__main__.py"],
+            "python -m app.seeds",
+        ),
+        (["backend/seeds/__init__.py", "backend/seeds/runner.py"], "python -m seeds.runner"),
+        (["backend/rest_api/__init__.py", "backend/rest_api/seeds/runner.py"], ""),  # seeds/ not a package
     ],
 )
 def test_seed_entry_point_is_the_first_conventional_one(
@@ -295,3 +310,21 @@ def test_only_a_finished_job_file_is_removed(tmp_path: Path) -> None:
     python_env.remove_job_file(str(mine), patience=0.2)
     assert mine.read_text() == json.dumps({"changed": True})
     python_env.remove_job_file(str(tmp_path / "j1.2"), patience=0.2)  # gone already: no error
+
+
+def test_a_constraints_file_is_read_and_watched_but_not_taken_as_requirements(tmp_path: Path) -> None:
+    """Issue 23, 3(c): `-c constraints.txt` inside a requirements file was never read, so a pin
+    changed there never reinstalled. Its bytes are now fingerprinted (and watched); its pins are
+    not requirements (a pinned asyncpg there does not make the backend an asyncpg one)."""
+    backend = tmp_path / "backend"
+    backend.mkdir()
+    (backend / "requirements.txt").write_text("-c constraints.txt\nfastapi\n--constraint=more/pins.txt\n")
+    (backend / "constraints.txt").write_text("fastapi==0.115.0\nasyncpg==0.30.0\n")
+    (backend / "more").mkdir()
+    (backend / "more" / "pins.txt").write_text("starlette==0.38.0\n")
+    files, found = python_env.read_requirements([str(backend / "requirements.txt")])
+    assert str(backend / "constraints.txt") in files and str(backend / "more" / "pins.txt") in files
+    assert [name for name, _, _ in found] == ["fastapi"]
+    before = python_env.fingerprint(((3, 11, 7), "/usr/bin/python3"), files)
+    (backend / "constraints.txt").write_text("fastapi==0.115.1\nasyncpg==0.30.0\n")
+    assert python_env.fingerprint(((3, 11, 7), "/usr/bin/python3"), files) != before

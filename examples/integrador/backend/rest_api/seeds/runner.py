@@ -1,4 +1,4 @@
-"""Demo data: `python seed.py` (from backend/, with .env loaded) inserts the demo menu.
+"""Demo data: `python -m rest_api.seeds.runner` (from backend/, with .env loaded) inserts the demo menu.
 
 Run once per fresh database by the provisioning (app_services_api_seed); it is not
 idempotent on purpose, as many real seeds are not: a second run fails on the unique

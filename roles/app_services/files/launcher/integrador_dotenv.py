@@ -1,0 +1,1 @@
+../../../../module_utils/integrador_dotenv.py
