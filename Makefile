@@ -21,10 +21,10 @@ comma := ,
 export PYTHONWARNINGS := $(if $(PYTHONWARNINGS),$(PYTHONWARNINGS)$(comma))ignore:::ansible._internal._ssh._ssh_agent
 # The command-line variables below are read raw ($(value)): exporting them as make
 # does for a command-line variable would expand them, running a $(shell ...) they hold.
-unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES
+unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES SCENARIO
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test venv lock images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli workstation
+.PHONY: help dev test test-quick venv lock images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli workstation
 
 help: ## this list (the default); variables: INSTANCE=<name> (every stack command: a second stack, docs/day2.md), ARGS="<ansible-playbook arguments>"
 	@echo "Usage: make <command> [VARIABLE=value ...]"
@@ -103,19 +103,28 @@ workstation: ## a bare laptop's prerequisites: Docker engine, Python 3 with venv
 images: ## build the local stand-in images the tests use (tests/images/build.sh)
 	tests/images/build.sh
 
+# Each stage prints its seconds ([stage] <name> <seconds> s), which .ci/run gathers.
+stage = t0=$$(date +%s); rc=0; { $(1); } || rc=$$?; echo "[stage] $(2) $$(( $$(date +%s) - t0 )) s"; exit $$rc
+
 # .ansible-lint holds the profile (production) and reads .yamllint; .pre-commit-config.yaml runs the same.
 lint: $(STAMP) ## ansible-lint (production profile, .ansible-lint), yamllint through it, and ruff
-	ansible-lint
-	ruff check .
-	ruff format --check .
+	@$(call stage,ansible-lint && ruff check . && ruff format --check .,lint)
 
-unit: $(STAMP) ## the unit tests (pytest tests/unit)
-	pytest tests/unit
+unit: $(STAMP) ## the unit tests (pytest tests/unit, on two workers, one file per worker)
+	@$(call stage,pytest -n 2 --dist loadfile tests/unit,unit)
 
-molecule: $(STAMP) images ## every Molecule scenario (molecule test --all)
-	molecule test --all
+# Side by side (tests/scenarios.py: every scenario has its own names and ports), two lanes;
+# SCENARIO=name runs one (or several: SCENARIO="redis day2").
+molecule: $(STAMP) images ## every Molecule scenario, two at a time (tests/scenarios.py); SCENARIO=name for one
+	@$(call stage,python tests/scenarios.py $(SCENARIO),molecule)
 
-test: lint unit molecule ## the whole test suite: lint, unit, molecule
+test-quick: lint unit ## the inner loop: lint and the unit tests, no scenario
+
+ifeq ($(strip $(SCENARIO)),)
+test: lint unit molecule ## the whole test suite: lint, unit, every scenario; SCENARIO=name runs that scenario only
+else
+test: molecule
+endif
 
 bench: $(STAMP) images ## time the converges (bench/run.py)
 	python bench/run.py

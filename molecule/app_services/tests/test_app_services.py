@@ -167,7 +167,7 @@ def test_failing_pre_start_shows_the_journal_and_url(
         )
         assert result.rc != 0, result
         assert f"The Integrador REST API did not answer 200 on {url} within 4 s" in result.output, result
-        assert f"Last lines of journalctl --user -u {API_UNIT}:" in result.output, result
+        assert f"Lines of journalctl --user -u {API_UNIT} since its start:" in result.output, result
         assert "migration-failed-on-purpose" in result.output, result
     finally:
         restored = converge({}, "--tags", "api")
@@ -295,7 +295,7 @@ def test_services_see_exactly_what_python_dotenv_reads(
             for text in (unit_file, loaded):
                 assert PEM_BODY not in text and secret not in text and "pa$$word" not in text, unit
             assert not [line for line in unit_file.splitlines() if line.startswith("EnvironmentFile=")]
-            assert f"-m dotenv --file {ENV_FILE} run --override" in loaded
+            assert f"/launcher/integrador_run.py --env-file {ENV_FILE} --record " in loaded
 
         # A converge edits .env in place: the hand-written lines stay byte for byte, and
         # the services still see exactly the values written by hand.

@@ -88,8 +88,9 @@ def test_program_runs_and_answers_its_health_path(
     assert status(host)[program][0] == "RUNNING", log(host, program)
     conf = host.file(f"{STATE}/programs/{program}.conf").content_string
     assert "autorestart=true" in conf
-    # .env is loaded by python-dotenv when the program starts; no value of it is in the file.
-    assert f" -m dotenv --file {PATHS.env_file} run --override -- " in conf
+    # .env is loaded by the tool's launcher when the program starts (as python-dotenv's
+    # `run --override`); no value of it is in the file.
+    assert f"/launcher/integrador_run.py --env-file {PATHS.env_file} --record " in conf
     secret = host.run(f"grep -m1 '^REDIS_URL=' {PATHS.env_file}").stdout.strip()
     assert secret and secret not in conf
     assert wait_healthy(request.getfixturevalue(service) + path), log(host, program)

@@ -10,16 +10,20 @@ from typing import Any
 import pytest
 from app_services_render import MACOS, Role
 
+# The tool's launcher (python-dotenv's `run --override`, then exec), recording the .env it read.
 DOTENV_RUN = [
     "/Users/ana/src/integrador/backend/.venv/bin/python",
-    "-m",
-    "dotenv",
-    "--file",
+    "/Users/ana/.local/state/integrador/launcher/integrador_run.py",
+    "--env-file",
     "/Users/ana/src/integrador/backend/.env",
-    "run",
-    "--override",
+    "--record",
+    "/Users/ana/.local/state/integrador/started/api.json",
     "--",
 ]
+
+
+def dotenv_run(name: str) -> list[str]:
+    return [part.replace("/started/api.json", f"/started/{name}.json") for part in DOTENV_RUN]
 
 
 def plist(role: Role, name: str) -> dict[str, Any]:
@@ -59,7 +63,7 @@ def test_api_agent_runs_uvicorn_in_backend_with_the_venv(role: Callable[..., Rol
 def test_gateway_agent_runs_from_the_root_with_backend_on_pythonpath(role: Callable[..., Role]) -> None:
     agent = plist(role(MACOS, app_services_reload=False, app_services_ws_port=9001), "ws")
     assert agent["Label"] == "com.integrador.ws"
-    assert agent["ProgramArguments"][: len(DOTENV_RUN)] == DOTENV_RUN
+    assert agent["ProgramArguments"][: len(DOTENV_RUN)] == dotenv_run("ws")
     assert agent["ProgramArguments"][len(DOTENV_RUN) + 1 :] == [
         "-m",
         "uvicorn",
@@ -81,8 +85,8 @@ def test_agents_get_the_venv_first_on_path_and_the_env_file(role: Callable[..., 
     assert environment["PATH"].split(":")[0] == "/Users/ana/src/integrador/backend/.venv/bin"
     assert "/opt/homebrew/bin" in environment["PATH"].split(":")
     assert environment["VIRTUAL_ENV"] == "/Users/ana/src/integrador/backend/.venv"
-    # .env is loaded by python-dotenv when the agent starts: no value of it is in the plist.
-    assert agent["ProgramArguments"][: len(DOTENV_RUN)] == DOTENV_RUN
+    # .env is loaded by the launcher when the agent starts: no value of it is in the plist.
+    assert agent["ProgramArguments"][: len(DOTENV_RUN)] == dotenv_run(name)
     assert not {"DATABASE_URL", "REDIS_URL", "JWT_SECRET"} & set(environment)
 
 

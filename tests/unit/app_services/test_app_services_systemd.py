@@ -31,11 +31,13 @@ def filters() -> dict[str, Callable[..., Any]]:
 def test_api_unit(role: Callable[..., Role]) -> None:
     settings = unit(role(LINUX), "api")
     assert settings["WorkingDirectory"] == ["/home/ana/integrador/backend"]
-    # .env is loaded by python-dotenv, never by systemd's EnvironmentFile= parser.
+    # .env is loaded by the tool's launcher (as python-dotenv's `run --override`), never by
+    # systemd's EnvironmentFile= parser; the launcher records the bytes it read.
     assert "EnvironmentFile" not in settings
     assert settings["ExecStart"] == [
-        "/home/ana/integrador/backend/.venv/bin/python -m dotenv --file /home/ana/integrador/backend/.env"
-        " run --override --"
+        "/home/ana/integrador/backend/.venv/bin/python /home/ana/.local/state/integrador/launcher/integrador_run.py"
+        " --env-file /home/ana/integrador/backend/.env"
+        " --record /home/ana/.local/state/integrador/started/api.json --"
         " /home/ana/integrador/backend/.venv/bin/python -m uvicorn rest_api.main:app --host 127.0.0.1"
         " --port 8000 --reload --reload-dir /home/ana/integrador/backend"
     ]
@@ -60,8 +62,10 @@ def test_pre_start_runs_through_sh_with_systemd_escapes(role: Callable[..., Role
     # systemd unescapes "$$" and "%%", then splits like a shell.
     words = shlex.split(pre.replace("$$", "$").replace("%%", "%"))
     venv = "/home/ana/integrador/backend/.venv"
-    dotenv_run = [f"{venv}/bin/python", "-m", "dotenv", "--file", "/home/ana/integrador/backend/.env", "run"]
-    assert words == [*dotenv_run, "--override", "--", "/bin/sh", "-c", command]
+    launcher = "/home/ana/.local/state/integrador/launcher/integrador_run.py"
+    dotenv_run = [f"{venv}/bin/python", launcher, "--env-file", "/home/ana/integrador/backend/.env"]
+    # The pre-start commands do not record: only the service's own start does.
+    assert words == [*dotenv_run, "--", "/bin/sh", "-c", command]
 
 
 def test_digest_changes_with_any_setting_and_only_then(role: Callable[..., Role]) -> None:

@@ -167,12 +167,11 @@ def test_plist_round_trips_through_plistlib(
 
     dotenv_run = [
         root + "/backend/.venv/bin/python",
-        "-m",
-        "dotenv",
-        "--file",
+        "/Users/ana/.local/state/integrador/launcher/integrador_run.py",
+        "--env-file",
         root + "/backend/.env",
-        "run",
-        "--override",
+        "--record",
+        f"/Users/ana/.local/state/integrador/started/{name}.json",
         "--",
     ]
     assert agent["Label"] == f"com.integrador.{name}"
