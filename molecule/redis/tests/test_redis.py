@@ -12,6 +12,7 @@ import pytest
 import redis
 from conftest import container as shared_container
 from conftest import (
+    known_task,
     ran_under,
     readme_examples,
     redis_client,
@@ -90,7 +91,7 @@ def test_bad_values_fail_early_naming_the_variable(converge: Callable[..., Any])
     result = converge({"redis_maxmemory_policy": "most-recent"})
     assert result.rc != 0
     assert "redis_maxmemory_policy" in result.output, result
-    assert "Current Redis container is inspected" not in result.output, result
+    assert known_task("Data volume exists") not in result.output, result
 
     result = converge({"redis_port": 70000})
     assert result.rc != 0
