@@ -102,6 +102,8 @@ workstation: ## a bare laptop's prerequisites: Docker engine, Python 3 with venv
 
 images: ## build the local stand-in images the tests use (tests/images/build.sh)
 	tests/images/build.sh
+	@# The test laptops' shared pip cache (.config/molecule/config.yml), writable by their user.
+	@install -d -m 1777 /var/tmp/integrador-itest-pip
 
 # Each stage prints its seconds ([stage] <name> <seconds> s), which .ci/run gathers.
 stage = t0=$$(date +%s); rc=0; { $(1); } || rc=$$?; echo "[stage] $(2) $$(( $$(date +%s) - t0 )) s"; exit $$rc

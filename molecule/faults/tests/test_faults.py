@@ -4,6 +4,7 @@ manager or the next converge repair it, and check that nothing was lost."""
 from __future__ import annotations
 
 import io
+import contextlib
 import os
 import signal
 import subprocess
@@ -212,13 +213,16 @@ def test_converge_killed_half_way_is_completed_by_the_next(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     deadline = time.monotonic() + 120
-    while (
-        time.monotonic() < deadline
-        and not host.run(f"pgrep -u {PATHS.user} -f '{VENV}/bin/python -m pip'").succeeded
-    ):
+    seen = False
+    while not seen and time.monotonic() < deadline and proc.poll() is None:
+        seen = host.run(f"pgrep -u {PATHS.user} -f '{VENV}/bin/python -m pip'").succeeded
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # The case is a converge killed while pip runs: without pip seen, it was not caused.
+    assert seen, "pip never ran within 120 s of the converge's start: the kill did not happen half-way"
+
     host.run("pkill -9 -u dev -f 'bin/python -m pip' || true")
     result = converge()
     assert result.rc == 0, result

@@ -1,0 +1,457 @@
+"""The converge on the REAL Integrador checkout, as a developer runs it: ansible-playbook run
+by the user `dev` INSIDE a test "laptop" (a systemd container, local connection), as
+bench/run.py does, but on an extracted `git archive` of the public Integrador repository
+instead of the demo backend.
+
+Steps, each a converge of playbooks/dev.yml, timed, then the services checked (MainPID of
+both units, the API's and the gateway's health URLs):
+  a  cold             a fresh laptop: no containers, volumes, venv, .env or units
+  b  no change        expect changed=0 (the fast path)
+  c  .env hand edit   DEBUG=true -> DEBUG=false: both services restarted, DEBUG=false in
+                      their environment
+  d  no change        expect changed=0 (the fast path)
+  e  full converge    -e integrador_fast_path=false on the running stack
+  f1 unknown key      NOT_A_SETTING=1 added to .env by hand: the real settings refuse it
+                      (the run is expected to fail, with the backend's error)
+  f2 key removed      that line removed again: expected to succeed
+  g1 env_extra        python_env_env_extra {LOGIN_RATE_LIMIT: "7"}: in the services' environment
+  g2 env_extra gone   the key leaves .env
+Never asserts: prints a table, what failed (task and message) and what the first converge
+read from the checkout. Every run's output is written to --logs.
+
+    .venv/bin/python bench/real_checkout.py [--checkout /tmp/realcheckout] [--keep] [--logs DIR]
+
+Everything it creates is named realco (laptop-realco, realco_db, realco_redis, realco_pgdata,
+realco_redisdata) on ports 25432, 26380, 28000 and 28001; all of it is removed at the end
+unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+ROOT = Path(__file__).resolve().parent.parent
+LAPTOP = "laptop-realco"
+DB, REDIS = "realco_db", "realco_redis"
+VOLUMES = ("realco_pgdata", "realco_redisdata")
+API_PORT, WS_PORT = 28000, 28001
+VENV = "/home/dev/.realco-ansible"
+INVENTORY = "/home/dev/realco-inventory/hosts.yml"
+ROOT_IN_LAPTOP = "/home/dev/integrador"
+ENV_FILE = f"{ROOT_IN_LAPTOP}/backend/.env"
+UNITS = {"api": "integrador-api.service", "ws": "integrador-ws.service"}
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# The only settings given to the playbook (no group_vars: a developer's plain run).
+EXTRA_VARS: dict[str, Any] = {
+    "integrador_root": ROOT_IN_LAPTOP,
+    "integrador_docker_host": "unix:///docker.sock",
+    "postgres_pgvector_image": "integrador-test/pgvector:pg16",
+    "redis_image": "integrador-test/redis:7",
+    "postgres_pgvector_port": 25432,
+    "redis_port": 26380,
+    "app_services_api_port": API_PORT,
+    "app_services_ws_port": WS_PORT,
+    "postgres_pgvector_container_name": DB,
+    "redis_container_name": REDIS,
+    "postgres_pgvector_volume": VOLUMES[0],
+    "redis_volume": VOLUMES[1],
+    "python_env_pip_environment": {"PIP_CERT": CA_BUNDLE},
+    "ansible_python_interpreter": "/usr/bin/python3",
+}
+SUMMARY_TASK = "What was read from the checkout is reported"
+SUMMARY_KEYS = ("DATABASE_URL", "Migrations", "Seed", "Health paths")
+
+client = docker.from_env()
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float = 0.0
+    rc: int = -1
+    changed: int | None = None
+    output: str = ""
+    pids: dict[str, int] = field(default_factory=dict)
+    api_health: int | None = None
+    ws_health: tuple[str, int | None] = ("-", None)
+    notes: list[str] = field(default_factory=list)
+
+
+# --- the laptop -------------------------------------------------------------------------
+
+
+def collections_dir() -> Path:
+    import ansible_collections  # type: ignore[import-not-found]
+
+    return Path(next(iter(ansible_collections.__path__))).resolve()
+
+
+def laptop_run(cmd: str, user: str = "dev") -> tuple[int, str]:
+    environment = {"XDG_RUNTIME_DIR": "/run/user/1000"} if user == "dev" else {}
+    result = client.containers.get(LAPTOP).exec_run(["bash", "-lc", cmd], user=user, environment=environment)
+    return result.exit_code, result.output.decode(errors="replace")
+
+
+def laptop_exec(cmd: str, user: str = "dev") -> str:
+    rc, out = laptop_run(cmd, user)
+    if rc != 0:
+        raise RuntimeError(f"{cmd}: {out[-4000:]}")
+    return out
+
+
+def ansible_version(name: str) -> str:
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.startswith(f"{name}=="):
+            return line.strip()
+    raise RuntimeError(f"{name} is not pinned in requirements.txt")
+
+
+def remove_all() -> None:
+    """Only what this script names: the laptop (and with it the units), the two containers, the volumes."""
+    for name in (LAPTOP, DB, REDIS):
+        try:
+            client.containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+    for volume in VOLUMES:
+        try:
+            client.volumes.get(volume).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def create_laptop() -> None:
+    remove_all()
+    client.containers.run(
+        "integrador-test/laptop:trixie",
+        "/lib/systemd/systemd",
+        name=LAPTOP,
+        detach=True,
+        cap_add=["SYS_ADMIN"],
+        tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
+        network_mode="host",
+        volumes=[
+            "/var/run/docker.sock:/docker.sock:rw",
+            f"{CA_BUNDLE}:{CA_BUNDLE}:ro",
+            f"{ROOT}:/project:ro",
+            f"{collections_dir()}:/opt/collections/ansible_collections:ro",
+        ],
+    )
+
+
+def prepare_user() -> None:
+    """What molecule/shared/prepare.yml's first play does: dev (lingering in the image) may use
+    the host's Docker socket, and its user manager runs."""
+    laptop_exec(
+        "gid=$(stat -c %g /docker.sock) && "
+        '{ getent group hostdocker >/dev/null || groupadd -o -g "$gid" hostdocker; } && '
+        "usermod -aG hostdocker dev",
+        user="root",
+    )
+    laptop_exec(
+        "for i in $(seq 60); do "
+        '[ "$(systemctl show -p ActiveState --value user@1000.service)" = active ] && exit 0; sleep 1; '
+        "done; echo 'user@1000.service is not active'; exit 1",
+        user="root",
+    )
+
+
+def copy_checkout(checkout: Path) -> None:
+    """The checkout as /home/dev/integrador, owned by dev, without any .venv or .env."""
+
+    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        parts = Path(info.name).parts
+        if ".venv" in parts or parts[-1] == ".env":
+            return None
+        info.uid = info.gid = 1000
+        info.uname = info.gname = "dev"
+        return info
+
+    with tempfile.TemporaryFile() as archive:
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            tar.add(str(checkout), arcname="integrador", filter=keep)
+        archive.seek(0)
+        client.containers.get(LAPTOP).put_archive("/home/dev", archive.read())
+    laptop_exec(f"chown -R dev:dev {ROOT_IN_LAPTOP}", user="root")
+
+
+def install_ansible() -> None:
+    """The developer's controller: ansible-core in a venv of dev's (the pinned version); the
+    collections of this machine's tooling venv, read-only; the inventory is localhost."""
+    laptop_exec(
+        f"python3 -m venv {VENV} && PIP_CERT={CA_BUNDLE} {VENV}/bin/pip install "
+        f"--quiet --disable-pip-version-check {ansible_version('ansible-core')}"
+    )
+    laptop_exec(
+        f"mkdir -p {Path(INVENTORY).parent} && "
+        f"printf 'all:\\n  hosts:\\n    localhost:\\n      ansible_connection: local\\n' > {INVENTORY}"
+    )
+
+
+# --- a converge and its checks ----------------------------------------------------------
+
+
+def converge(step: Step, *extra: str, logs: Path) -> None:
+    env = {
+        "ANSIBLE_CONFIG": "/project/ansible.cfg",
+        "ANSIBLE_COLLECTIONS_PATH": "/opt/collections",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    command = [
+        f"{VENV}/bin/ansible-playbook",
+        "-i",
+        INVENTORY,
+        "/project/playbooks/dev.yml",
+        "-e",
+        json.dumps(EXTRA_VARS),
+    ]
+    for value in extra:
+        command += ["-e", value]
+    exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+    print(
+        f"--- {step.name}: ansible-playbook dev.yml {' '.join(f'-e {shlex.quote(v)}' for v in extra)}",
+        flush=True,
+    )
+    started = time.monotonic()
+    step.rc, step.output = laptop_run(f"cd ~ && env {exports} {shlex.join(command)} 2>&1")
+    step.seconds = time.monotonic() - started
+    recap = re.search(r"^localhost\s*:\s*ok=\d+\s+changed=(\d+)", step.output, re.MULTILINE)
+    step.changed = int(recap.group(1)) if recap else None
+    log = logs / f"{step.name.split()[0]}.log"
+    log.write_text(step.output)
+    print(f"    {step.seconds:.1f} s, rc {step.rc}, changed {step.changed}  ({log})", flush=True)
+
+
+def http_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def check_services(step: Step, wait: float = 10.0) -> None:
+    """MainPID of both units; the health URLs (the laptop shares this machine's network),
+    polled for up to `wait` seconds for a 200."""
+    for key, unit in UNITS.items():
+        rc, out = laptop_run(f"systemctl --user show -p MainPID --value {unit}")
+        step.pids[key] = int(out.strip()) if rc == 0 and out.strip().isdigit() else 0
+    deadline = time.monotonic() + wait
+    while True:
+        step.api_health = http_status(f"http://127.0.0.1:{API_PORT}/api/health")
+        step.ws_health = ("-", None)
+        for path in ("/ws/health", "/health"):
+            code = http_status(f"http://127.0.0.1:{WS_PORT}{path}")
+            step.ws_health = (path, code)
+            if code == 200:
+                break
+        if (step.api_health == 200 and step.ws_health[1] == 200) or time.monotonic() > deadline:
+            return
+        time.sleep(0.5)
+
+
+def process_env(pid: int, key: str) -> str | None:
+    """A key's value in a process's environment (None: not there)."""
+    if pid <= 0:
+        return None
+    rc, out = laptop_run(f"cat /proc/{pid}/environ | tr '\\0' '\\n'")
+    if rc != 0:
+        return None
+    for line in out.splitlines():
+        if line.startswith(f"{key}="):
+            return line.split("=", 1)[1]
+    return None
+
+
+def env_file_lines(pattern: str) -> list[str]:
+    _, out = laptop_run(f"grep -E {shlex.quote(pattern)} {ENV_FILE}; true")
+    return out.splitlines()
+
+
+def failures(output: str) -> list[str]:
+    """Each failed task of a run: its name and its message."""
+    found, task = [], "?"
+    for line in output.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.split("[", 1)[1].rsplit("]", 1)[0]
+        elif line.startswith(("fatal:", "failed:")) or re.match(r"^\S.*FAILED! =>", line):
+            body = line.split("=>", 1)[1].strip() if "=>" in line else line
+            try:
+                result = json.loads(body)
+                message = result.get("msg") or result.get("stderr") or body
+                if isinstance(message, list):
+                    message = "\n".join(str(m) for m in message)
+            except json.JSONDecodeError:
+                message = body
+            found.append(f"TASK [{task}]\n{message}")
+    if not found and "ERROR!" in output:
+        found.append(output[output.index("ERROR!") :].strip()[:4000])
+    return found
+
+
+def summary(output: str) -> list[str]:
+    """The message of the task that reports what was read from the checkout."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("TASK [") and SUMMARY_TASK in line:
+            block = []
+            for following in lines[index + 1 :]:
+                if following.startswith(("TASK [", "RUNNING HANDLER [", "PLAY RECAP")):
+                    break
+                block.append(following)
+            text = "\n".join(block)
+            try:
+                message = json.loads(text[text.index("{") : text.rindex("}") + 1])["msg"]
+                return [str(m) for m in (message if isinstance(message, list) else [message])]
+            except (ValueError, KeyError):
+                return [b.strip() for b in block if any(k in b for k in SUMMARY_KEYS)]
+    return [line.strip() for line in lines if any(f"{k} " in line for k in SUMMARY_KEYS)]
+
+
+def journal_tail(unit: str, lines: int = 25) -> str:
+    _, out = laptop_run(f"journalctl --user -u {unit} -n {lines} --no-pager 2>&1; true")
+    return out
+
+
+# --- the sequence -------------------------------------------------------------------------
+
+
+def run_sequence(steps: list[Step], logs: Path) -> None:
+    """Appends each step to `steps` as it ends (a step that raises leaves the earlier ones)."""
+
+    def step(name: str, *extra: str) -> Step:
+        current = Step(name)
+        converge(current, *extra, logs=logs)
+        check_services(current)
+        if current.rc != 0:
+            (logs / f"{name.split()[0]}.journal").write_text(
+                "".join(journal_tail(unit) for unit in UNITS.values())
+            )
+        steps.append(current)
+        return current
+
+    def pid_note(before: Step, after: Step) -> None:
+        for key in UNITS:
+            if before.pids.get(key) == after.pids.get(key):
+                after.notes.append(f"{key} MainPID unchanged ({after.pids.get(key)})")
+
+    step("a cold")
+    step("b no change")
+
+    # c: a hand edit of .env reaches both services.
+    rc, out = laptop_run(
+        f"sed -i 's/^DEBUG=true$/DEBUG=false/' {ENV_FILE} && grep -c '^DEBUG=false$' {ENV_FILE}"
+    )
+    before = steps[-1]
+    edited = step("c DEBUG=false")
+    if rc != 0:
+        edited.notes.append(f"the edit found no DEBUG=true line: {out.strip()} {env_file_lines('^DEBUG=')}")
+    pid_note(before, edited)
+    for key in UNITS:
+        edited.notes.append(f"{key} environ DEBUG={process_env(edited.pids.get(key, 0), 'DEBUG')}")
+
+    step("d no change")
+    step("e full converge", "integrador_fast_path=false")
+
+    # f: a key the real settings refuse; then removed again.
+    laptop_exec(f"printf 'NOT_A_SETTING=1\\n' >> {ENV_FILE}")
+    step("f1 NOT_A_SETTING=1")
+    laptop_exec(f"sed -i '/^NOT_A_SETTING=1$/d' {ENV_FILE}")
+    step("f2 key removed")
+
+    # g: a key given through python_env_env_extra, then taken away.
+    before = steps[-1]
+    extra = step("g1 env_extra", json.dumps({"python_env_env_extra": {"LOGIN_RATE_LIMIT": "7"}}))
+    pid_note(before, extra)
+    for key in UNITS:
+        extra.notes.append(
+            f"{key} environ LOGIN_RATE_LIMIT={process_env(extra.pids.get(key, 0), 'LOGIN_RATE_LIMIT')}"
+        )
+    extra.notes.append(f".env: {env_file_lines('^LOGIN_RATE_LIMIT=') or 'no LOGIN_RATE_LIMIT'}")
+    gone = step("g2 env_extra gone")
+    gone.notes.append(f".env: {env_file_lines('^LOGIN_RATE_LIMIT=') or 'no LOGIN_RATE_LIMIT line'}")
+    gone.notes.append(
+        f"api environ LOGIN_RATE_LIMIT={process_env(gone.pids.get('api', 0), 'LOGIN_RATE_LIMIT')}"
+    )
+
+
+def report(steps: list[Step]) -> None:
+    print(f"\n{'step':22} {'seconds':>8} {'rc':>3} {'changed':>7} {'api pid':>12} {'ws pid':>12}  health")
+    previous: Step | None = None
+    for s in steps:
+        marks = {}
+        for key in UNITS:
+            pid = s.pids.get(key, 0)
+            if previous is None:
+                marks[key] = str(pid)
+            else:
+                marks[key] = f"{'yes' if pid != previous.pids.get(key) else 'no'} {pid}"
+        ws_path, ws_code = s.ws_health
+        health = f"api {s.api_health}, ws {ws_path} {ws_code}"
+        changed = "-" if s.changed is None else str(s.changed)
+        pids = f"{marks['api']:>12} {marks['ws']:>12}"
+        print(f"{s.name:22} {s.seconds:8.1f} {s.rc:3d} {changed:>7} {pids}  {health}")
+        previous = s
+    print("\n(api pid / ws pid: changed since the previous step?, then MainPID)")
+    for s in steps:
+        for note in s.notes:
+            print(f"{s.name:22} {note}")
+    for s in steps:
+        if s.rc != 0:
+            print(f"\n=== {s.name}: rc {s.rc}, failed:")
+            for failure in failures(s.output) or [s.output[-3000:]]:
+                print(failure)
+    print("\n=== What the first converge read from the checkout:")
+    for line in summary(steps[0].output) if steps else []:
+        print(f"  {line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checkout", type=Path, default=Path("/tmp/realcheckout"))
+    parser.add_argument("--keep", action="store_true", help="leave the laptop and the stack running")
+    parser.add_argument("--logs", type=Path, default=Path("/tmp/realco-logs"), help="each run's output")
+    args = parser.parse_args()
+    checkout = args.checkout.resolve()
+    if not (checkout / "backend").is_dir():
+        parser.error(f"{checkout} holds no backend/")
+    args.logs.mkdir(parents=True, exist_ok=True)
+
+    started = time.monotonic()
+    steps: list[Step] = []
+    try:
+        create_laptop()
+        prepare_user()
+        copy_checkout(checkout)
+        install_ansible()
+        print(f"laptop ready in {time.monotonic() - started:.0f} s", flush=True)
+        run_sequence(steps, args.logs)
+    finally:
+        report(steps)
+        if args.keep:
+            print(f"\n--keep: {LAPTOP}, {DB}, {REDIS} and the volumes are left running")
+        else:
+            remove_all()
+        print(f"\ntook {time.monotonic() - started:.0f} s; logs in {args.logs}")
+
+
+if __name__ == "__main__":
+    main()
