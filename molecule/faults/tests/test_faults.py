@@ -3,8 +3,8 @@ manager or the next converge repair it, and check that nothing was lost."""
 
 from __future__ import annotations
 
-import io
 import contextlib
+import io
 import os
 import signal
 import subprocess
