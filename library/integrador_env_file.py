@@ -30,7 +30,7 @@ short_description: Dotenv file with stable generated secrets, edited in place
 description:
   - Edits the file in place, never re-renders it. Every line it does not manage stays
     byte-for-byte where it was (comments, blank lines, order, C(export), quoting, multi-line
-    quoted values, CR LF line endings, a UTF-8 BOM). A symbolic link is edited through: its
+    quoted values, CR LF line endings, a UTF-8 BOM). A symbolic link is edited through -- its
     target is replaced atomically and the link stays.
   - The file is read with python-dotenv's grammar (a port in module_utils, so python-dotenv is
     not needed on the host). For a key set more than once the last one counts, as for

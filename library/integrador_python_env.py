@@ -45,7 +45,7 @@ description:
     folder above it, the home folder, C(/), a file, a dangling symbolic link, or any other existing
     folder is refused before anything changes, in check mode too. A symbolic link to a virtualenv
     is kept and the folder it points to is rebuilt.
-  - One run at a time per checkout (a lock on the O(root) folder itself, no file is written): a run
+  - One run at a time per checkout (a lock on the O(root) folder itself, no file is written) -- a run
     started in the background (C(async), see O(run_token)) is waited for by the next.
 options:
   root:
@@ -88,7 +88,7 @@ options:
     description:
       - Scheme of C(DATABASE_URL) to report in RV(database_url_scheme). Empty to follow the
         PostgreSQL driver the requirement files name (read as pip reads them, C(-r) included
-        files too): C(asyncpg) gives C(postgresql+asyncpg), C(psycopg) (version 3, also
+        files too) -- C(asyncpg) gives C(postgresql+asyncpg), C(psycopg) (version 3, also
         C(psycopg[binary]) and C(psycopg-binary)) C(postgresql+psycopg), C(psycopg2),
         C(psycopg2-binary) or none C(postgresql). SQLAlchemy's extras that pull a driver
         (C(sqlalchemy[postgresql-asyncpg])) count as that driver. With several, the first of
@@ -124,7 +124,7 @@ options:
     description:
       - Results file of this converge's background run (Ansible's async job file, C(results_file)
         of the async start). Removed once the background run's result is in it, after this run,
-        whether it succeeds or fails: it holds the module's arguments. Only a file named like a
+        whether it succeeds or fails -- it holds the module's arguments. Only a file named like a
         job file (C(j<digits>.<digits>)) is ever removed. Empty for none.
     type: path
     default: ""
