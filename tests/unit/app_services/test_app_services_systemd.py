@@ -35,7 +35,8 @@ def test_api_unit(role: Callable[..., Role]) -> None:
     # systemd's EnvironmentFile= parser; the launcher records the bytes it read.
     assert "EnvironmentFile" not in settings
     assert settings["ExecStart"] == [
-        "/home/ana/integrador/backend/.venv/bin/python /home/ana/.local/state/integrador/launcher/integrador_run.py"
+        "/home/ana/integrador/backend/.venv/bin/python"
+        " /home/ana/.local/state/integrador/launcher/integrador_run.py"
         " --env-file /home/ana/integrador/backend/.env"
         " --record /home/ana/.local/state/integrador/started/api.json --"
         " /home/ana/integrador/backend/.venv/bin/python -m uvicorn rest_api.main:app --host 127.0.0.1"
