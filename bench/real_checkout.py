@@ -19,7 +19,7 @@ both units, the API's and the gateway's health URLs):
 Never asserts: prints a table, what failed (task and message) and what the first converge
 read from the checkout. Every run's output is written to --logs.
 
-    .venv/bin/python bench/real_checkout.py [--checkout /tmp/realcheckout] [--keep] [--logs DIR]
+    .venv/bin/python bench/real_checkout.py [--checkout /tmp/realcheckout] [--keep] [--logs DIR] [--profile]
 
 Everything it creates is named realco (laptop-realco, realco_db, realco_redis, realco_pgdata,
 realco_redisdata) on ports 25432, 26380, 28000 and 28001; all of it is removed at the end
@@ -205,12 +205,15 @@ def install_ansible() -> None:
 # --- a converge and its checks ----------------------------------------------------------
 
 
-def converge(step: Step, *extra: str, logs: Path) -> None:
+def converge(step: Step, *extra: str, logs: Path, profile: bool = False) -> None:
     env = {
         "ANSIBLE_CONFIG": "/project/ansible.cfg",
         "ANSIBLE_COLLECTIONS_PATH": "/opt/collections",
         "ANSIBLE_NOCOLOR": "1",
     }
+    if profile:
+        # Per-task times in the log (as the README's `make dev` with profile_tasks).
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.timer,ansible.posix.profile_tasks"
     command = [
         f"{VENV}/bin/ansible-playbook",
         "-i",
@@ -302,26 +305,35 @@ def failures(output: str) -> list[str]:
             found.append(f"TASK [{task}]\n{message}")
     if not found and "ERROR!" in output:
         found.append(output[output.index("ERROR!") :].strip()[:4000])
+    recap = re.search(r"^localhost\s*:.*$", output, re.MULTILINE)
+    if recap:
+        found.append(f"PLAY RECAP {' '.join(recap.group(0).split())}")
     return found
 
 
+def warnings(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("[WARNING]")]
+
+
 def summary(output: str) -> list[str]:
-    """The message of the task that reports what was read from the checkout."""
-    lines = output.splitlines()
+    """The messages of the tasks (python_env's and app_services') that report what was read
+    from the checkout."""
+    lines, found = output.splitlines(), []
     for index, line in enumerate(lines):
-        if line.startswith("TASK [") and SUMMARY_TASK in line:
-            block = []
-            for following in lines[index + 1 :]:
-                if following.startswith(("TASK [", "RUNNING HANDLER [", "PLAY RECAP")):
-                    break
-                block.append(following)
-            text = "\n".join(block)
-            try:
-                message = json.loads(text[text.index("{") : text.rindex("}") + 1])["msg"]
-                return [str(m) for m in (message if isinstance(message, list) else [message])]
-            except (ValueError, KeyError):
-                return [b.strip() for b in block if any(k in b for k in SUMMARY_KEYS)]
-    return [line.strip() for line in lines if any(f"{k} " in line for k in SUMMARY_KEYS)]
+        if not (line.startswith("TASK [") and SUMMARY_TASK in line):
+            continue
+        block = []
+        for following in lines[index + 1 :]:
+            if following.startswith(("TASK [", "RUNNING HANDLER [", "PLAY RECAP")):
+                break
+            block.append(following)
+        text = "\n".join(block)
+        try:
+            message = json.loads(text[text.index("{") : text.rindex("}") + 1])["msg"]
+            found += [str(m) for m in (message if isinstance(message, list) else [message])]
+        except (ValueError, KeyError):
+            found += [b.strip() for b in block if any(k in b for k in SUMMARY_KEYS)]
+    return found or [line.strip() for line in lines if any(f"{k} " in line for k in SUMMARY_KEYS)]
 
 
 def journal_tail(unit: str, lines: int = 25) -> str:
@@ -332,12 +344,32 @@ def journal_tail(unit: str, lines: int = 25) -> str:
 # --- the sequence -------------------------------------------------------------------------
 
 
-def run_sequence(steps: list[Step], logs: Path) -> None:
+def database_note() -> str:
+    """What the migrations and the seed left in the database."""
+    query = (
+        "select (select string_agg(version_num, ',') from alembic_version), "
+        "(select count(*) from information_schema.tables where table_schema = 'public'), "
+        "(select count(*) from app_tenant), (select count(*) from app_user)"
+    )
+    try:
+        result = client.containers.get(DB).exec_run(
+            ["psql", "-U", "postgres", "-d", "menu_ops", "-Atc", query], user="postgres"
+        )
+    except docker.errors.NotFound:
+        return "database: no container"
+    out = result.output.decode(errors="replace").strip()
+    if result.exit_code != 0:
+        return f"database: {out[-300:]}"
+    version, tables, tenants, users = out.split("|")
+    return f"database: alembic {version}, {tables} tables, app_tenant {tenants} rows, app_user {users} rows"
+
+
+def run_sequence(steps: list[Step], logs: Path, profile: bool) -> None:
     """Appends each step to `steps` as it ends (a step that raises leaves the earlier ones)."""
 
     def step(name: str, *extra: str) -> Step:
         current = Step(name)
-        converge(current, *extra, logs=logs)
+        converge(current, *extra, logs=logs, profile=profile)
         check_services(current)
         if current.rc != 0:
             (logs / f"{name.split()[0]}.journal").write_text(
@@ -351,7 +383,7 @@ def run_sequence(steps: list[Step], logs: Path) -> None:
             if before.pids.get(key) == after.pids.get(key):
                 after.notes.append(f"{key} MainPID unchanged ({after.pids.get(key)})")
 
-    step("a cold")
+    step("a cold").notes.append(database_note())
     step("b no change")
 
     # c: a hand edit of .env reaches both services.
@@ -413,6 +445,9 @@ def report(steps: list[Step]) -> None:
         for note in s.notes:
             print(f"{s.name:22} {note}")
     for s in steps:
+        for warning in warnings(s.output):
+            print(f"{s.name:22} {warning}")
+    for s in steps:
         if s.rc != 0:
             print(f"\n=== {s.name}: rc {s.rc}, failed:")
             for failure in failures(s.output) or [s.output[-3000:]]:
@@ -429,6 +464,7 @@ def main() -> None:
     parser.add_argument("--checkout", type=Path, default=Path("/tmp/realcheckout"))
     parser.add_argument("--keep", action="store_true", help="leave the laptop and the stack running")
     parser.add_argument("--logs", type=Path, default=Path("/tmp/realco-logs"), help="each run's output")
+    parser.add_argument("--profile", action="store_true", help="per-task times in the logs (profile_tasks)")
     args = parser.parse_args()
     checkout = args.checkout.resolve()
     if not (checkout / "backend").is_dir():
@@ -443,7 +479,7 @@ def main() -> None:
         copy_checkout(checkout)
         install_ansible()
         print(f"laptop ready in {time.monotonic() - started:.0f} s", flush=True)
-        run_sequence(steps, args.logs)
+        run_sequence(steps, args.logs, args.profile)
     finally:
         report(steps)
         if args.keep:
