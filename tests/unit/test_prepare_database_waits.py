@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 import psycopg2
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from this_machine import free_port
 
@@ -142,6 +142,12 @@ def test_psycopg2s_errors_are_told_apart_as_asyncpgs(engine: docker.DockerClient
         lambda text: not _seconds(text)
     )
 )
+# What generated text almost never is, and float() takes (issue 24, 5).
+@example("-1")
+@example("nan")
+@example("inf")
+@example("1e999")
+@example("-0.5")
 def test_a_wait_that_is_no_number_of_seconds_is_named_not_a_traceback(given_wait: str) -> None:
     """Whatever a user puts in INTEGRADOR_DATABASE_WAIT: a number of seconds, or a message naming
     it (never a traceback), before any connection is tried."""

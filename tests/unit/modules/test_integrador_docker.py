@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ansible.module_utils import integrador_docker as docker  # loaded by conftest.py from module_utils/
 from ansible_adhoc import run_module
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 IMAGE = "integrador-test/base:trixie"  # tests/images/build.sh; has sh and base64
@@ -143,8 +143,16 @@ def test_exec_separates_the_streams_and_gives_the_exit_code(
     )
 
 
+# Hypothesis keeps drawn data small (examples past 8 KiB are discarded): the large stdout is
+# built from a drawn part repeated, so every example crosses the engine's 32 KiB frames.
+LARGE = st.tuples(st.binary(min_size=1, max_size=600), st.integers(min_value=60, max_value=120)).map(
+    lambda part: (part[0] * (70000 // len(part[0]) + 1))[: part[1] * 600]
+)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(out=st.binary(max_size=70000), err=st.binary(max_size=3000))
+@given(out=st.one_of(LARGE, st.binary(max_size=3000)), err=st.binary(max_size=3000))
+@example(out=bytes(range(256)) * 280, err=b"")
 def test_exec_streams_carry_any_bytes_exactly(
     client: docker.DockerClient, container: str, out: bytes, err: bytes
 ) -> None:

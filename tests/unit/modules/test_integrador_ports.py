@@ -50,6 +50,33 @@ def test_any_value_gives_none_or_a_message_naming_the_variable(value: Any) -> No
         assert "1 to 65535" in problem
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        # An independent oracle (issue 24, 4): explicit values and the message each must give.
+        (5432, None),
+        ("6380", None),
+        (" 8000 ", None),
+        (1, None),
+        (65535, None),
+        ("70000", "must be a TCP port from 1 to 65535 (got 70000)."),
+        (70000, "must be a TCP port from 1 to 65535 (got 70000)."),
+        (0, "must be a TCP port from 1 to 65535 (got 0)."),
+        ("0", "must be a TCP port from 1 to 65535 (got 0)."),
+        (-1, "must be a TCP port from 1 to 65535 (got -1)."),
+        ("5432.0", "must be a TCP port, a whole number from 1 to 65535 (got '5432.0')."),
+        (5432.0, "must be a TCP port, a whole number from 1 to 65535 (got 5432.0)."),
+        (True, "must be a TCP port, a whole number from 1 to 65535 (got True)."),
+        (None, "must be a TCP port, a whole number from 1 to 65535 (got None)."),
+        ("", "must be a TCP port, a whole number from 1 to 65535 (got '')."),
+        ("５４３２", "must be a TCP port, a whole number from 1 to 65535 (got '５４３２')."),
+    ],
+)
+def test_each_value_gives_exactly_its_message(value: Any, problem: str | None) -> None:
+    expected = None if problem is None else f"redis_port {problem}"
+    assert ports.port_problem(value, "redis_port") == expected
+
+
 @given(st.floats())
 def test_floats_are_never_ports(value: float) -> None:
     problem = ports.port_problem(value, "redis_port")
