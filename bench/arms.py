@@ -130,6 +130,11 @@ def main() -> None:
         report = old_script()
     elif arm == "floor":
         report = floor()
+    elif arm == "restart":
+        # The change arm's floor: the services that read .env restarted by hand, no tool.
+        subprocess.run(
+            ["systemctl", "--user", "restart", "integrador-api.service", "integrador-ws.service"], check=True
+        )
     else:
         raise SystemExit(f"unknown arm {arm}")
     wait(all_green, 0.02)
