@@ -365,7 +365,8 @@ def main() -> None:
     print(f"no change           {table['no change']['wall_median']:.2f} s  (goal <= 1.0 s)")
     change, change_floor = table["change"]["wall_median"], table["change floor"]["wall_median"]
     print(
-        f"change / its floor  {change / change_floor:.2f}x   ({change:.2f} s / {change_floor:.2f} s; goal <= 1.5x)"
+        f"change / its floor  {change / change_floor:.2f}x   "
+        f"({change:.2f} s / {change_floor:.2f} s; goal <= 1.5x)"
     )
     rest = cold - pip
     # Each run's own rest too: pip overlaps other work now, and its time varies with it.
