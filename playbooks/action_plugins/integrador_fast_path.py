@@ -189,6 +189,10 @@ class ActionModule(ActionBase):
             answer.pop("invocation", None)
         answer["inputs"] = args.get("inputs", "")
         result.update(answer)
+        if args.get("state") == "checked" and not answer.get("fast") and answer.get("reason"):
+            # Why this run converges in full, said on every run (one line under the task).
+            result["msg"] = f"Full converge: {answer['reason']}"
+            self._display.display(f"Full converge: {answer['reason']}.")
         if answer.get("fast"):
             # The run ends here: what the summary task of a full converge shows is this
             # task's message, and the run lock is released.

@@ -150,7 +150,7 @@ def test_a_migration_added_by_a_pull_is_applied_once(
     settled(host, converge)
     host.run(
         f"cat > {migration} <<'EOF'\n"
-        'revision = "0002"\ndown_revision = "0001"\nbranch_labels = None\ndepends_on = None\n'
+        'revision = "0002_itest_notes"\ndown_revision = "0001_menu_items"\nbranch_labels = None\ndepends_on = None\n'
         "from alembic import op\n\n\ndef upgrade():\n"
         '    op.execute("CREATE TABLE itest_notes (id serial PRIMARY KEY)")\n\n\n'
         "def downgrade():\n"
@@ -160,13 +160,13 @@ def test_a_migration_added_by_a_pull_is_applied_once(
         result = converge()
         assert result.rc == 0 and not fast(result), result
         assert all_green(test_vars), f"{result}{journal(host, API)}"
-        assert db(test_vars, "SELECT version_num FROM alembic_version") == [("0002",)]
+        assert db(test_vars, "SELECT version_num FROM alembic_version") == [("0002_itest_notes",)]
         assert db(test_vars, "SELECT to_regclass('itest_notes')::text") == [("itest_notes",)]
         assert fast(converge())
     finally:
         host.run(f"rm -f {migration}")
         db(test_vars, "DROP TABLE IF EXISTS itest_notes")
-        db(test_vars, "UPDATE alembic_version SET version_num = '0001'")
+        db(test_vars, "UPDATE alembic_version SET version_num = '0001_menu_items'")
 
 
 def test_a_service_whose_reload_worker_died_is_restarted_once_by_the_next_run(

@@ -138,3 +138,57 @@ def test_module_refuses_paths_as_names(tmp_path: Path, bad: str) -> None:
     )
     answer = json.loads(proc.stdout)
     assert answer["failed"] and "are file names" in answer["msg"]
+
+
+FAILING_RUN = """
+- name: A day-two run that stops on an ordinary refusal
+  hosts: localhost
+  gather_facts: false
+  vars:
+    _day2_lock_playbook: playbooks/itest.yml
+    integrador_state_dir: "{state}"
+  tasks:
+    - name: Run lock
+      ansible.builtin.import_tasks: {root}/playbooks/tasks/lock.yml
+    - name: An ordinary refusal
+      ansible.builtin.assert:
+        that: "{ok}"
+        fail_msg: refused on purpose
+    - name: Run lock is released
+      ansible.builtin.import_tasks: {root}/playbooks/tasks/unlock.yml
+"""
+
+
+def run_playbook(tmp_path: Path, ok: bool) -> subprocess.CompletedProcess[str]:
+    play = tmp_path / "play.yml"
+    play.write_text(FAILING_RUN.format(state=tmp_path / "state", root=ROOT, ok="true" if ok else "false"))
+    return subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            *("-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}"),
+            str(play),
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_ACTION_PLUGINS": str(ROOT / "playbooks" / "action_plugins"),
+            "ANSIBLE_NOCOLOR": "1",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_a_run_that_fails_releases_its_lock_and_the_next_takes_over_nothing(tmp_path: Path) -> None:
+    """Issue 28, 5: a run that failed on an ordinary refusal left its lock, and the next run
+    warned that it took over a lock left behind. The real playbook tasks and callback."""
+    failed = run_playbook(tmp_path, ok=False)
+    assert failed.returncode != 0 and "refused on purpose" in failed.stdout, failed.stdout
+    assert not (tmp_path / "state" / "run.lock").exists(), failed.stdout
+    passed = run_playbook(tmp_path, ok=True)
+    assert passed.returncode == 0, passed.stdout
+    assert "Took over the run lock" not in passed.stdout + passed.stderr
+    assert not (tmp_path / "state" / "run.lock").exists()
