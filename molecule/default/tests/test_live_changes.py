@@ -150,7 +150,8 @@ def test_a_migration_added_by_a_pull_is_applied_once(
     settled(host, converge)
     host.run(
         f"cat > {migration} <<'EOF'\n"
-        'revision = "0002_itest_notes"\ndown_revision = "0001_menu_items"\nbranch_labels = None\ndepends_on = None\n'
+        'revision = "0002_itest_notes"\ndown_revision = "0001_menu_items"\n'
+        "branch_labels = None\ndepends_on = None\n"
         "from alembic import op\n\n\ndef upgrade():\n"
         '    op.execute("CREATE TABLE itest_notes (id serial PRIMARY KEY)")\n\n\n'
         "def downgrade():\n"
