@@ -50,7 +50,8 @@ def settled(host: Any, converge: Callable[..., Any], extra: dict[str, Any] | Non
     assert first.rc == 0, first
     if not (first.changed == 0 and fast(first)):
         again = converge(extra)
-        assert again.rc == 0 and again.changed == 0 and fast(again), again
+        why = [line for line in again.output.splitlines() if "Full converge:" in line]
+        assert again.rc == 0 and again.changed == 0 and fast(again), (why, again)
     return pids(host)
 
 
