@@ -3,10 +3,10 @@
 Every scenario has its own laptop, container, volume and unit names and its own ports
 (molecule/shared/group_vars/all/main.yml), so scenarios can run at once; `molecule test --all`
 ran the twelve one after the other. Lanes take the longest scenarios first (the seconds of the
-last run on this machine, .cache/scenario-seconds.json, else a fixed order). A scenario that may
-restart the Docker engine (faults, with INTEGRADOR_TEST_ENGINE_RESTART=1) runs alone, after the
-others. Each scenario's output goes to .cache/scenario-logs/<name>.log; a failing scenario's
-failures and last lines are printed. Ends with a table of seconds per scenario and the line
+last run on this machine, .cache/scenario-seconds.json, else a fixed order). No scenario restarts
+the Docker engine (that case is .ci/acceptance's, at the end of CI); one named in ALONE would run
+by itself after the others. Each scenario's output goes to .cache/scenario-logs/<name>.log; a
+failing scenario's failures and last lines are printed. Ends with a table of seconds per scenario and the line
 `scenarios: N passed, N failed`; exits non-zero when one failed.
 """
 
@@ -42,9 +42,9 @@ ORDER = [
     "ollama",
     "preflight",
 ]
-# Restarts the Docker engine (its engine-restart case): every other scenario's containers
-# would go with it.
-ALONE = {"faults"} if os.environ.get("INTEGRADOR_TEST_ENGINE_RESTART") == "1" else set()
+# Scenarios that must run by themselves (one that restarted the Docker engine would take every
+# other scenario's containers with it): none today.
+ALONE: set[str] = set()
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FAILURE = re.compile(r"(FAILED|ERROR) [a-z_/]+\.py|fatal: \[|Error:|AssertionError|^E  ")
 print_lock = threading.Lock()
