@@ -156,6 +156,8 @@ class NotFast(Exception):
 # Bigger files (an interpreter) are known by size and modification time: reading them
 # on every run would cost more than the rest of the check.
 BIG = 1 << 20
+# Seconds a service that was already running gets to answer its health URL in the check.
+RUNNING_TIMEOUT = 5.0
 
 
 def file_digest(path: str) -> str:
@@ -407,8 +409,17 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
     started += stopped_units
     # The health URLs, and Docker's own healthcheck of the containers started here
     # (what docker ps and make status show; its 1 s interval has mostly passed by then).
+    # A service this check started gets its whole timeout; one that was already running should
+    # answer at once: one that does not within a few seconds (uvicorn --reload's reloader over a
+    # dead worker) is the full converge's to repair, not worth a minute's wait here.
     targets = [
-        ("http", {"url": s["health_url"], "name": s["unit"]}, "", float(s["timeout"])) for s in services
+        (
+            "http",
+            {"url": s["health_url"], "name": s["unit"]},
+            "",
+            float(s["timeout"]) if s["unit"] in stopped_units else min(float(s["timeout"]), RUNNING_TIMEOUT),
+        )
+        for s in services
     ]
     timeouts = {c["name"]: float(c["timeout"]) for c in containers}
     targets += [("docker", {"name": n, "docker_host": docker_host}, "", timeouts[n]) for n in stopped]
