@@ -351,9 +351,11 @@ def pg_connect(
     return connection
 
 
-def sql(test_vars: dict[str, Any], query: str, dbname: str = "menu_ops") -> list[tuple[Any, ...]]:
+def sql(
+    test_vars: dict[str, Any], query: str, dbname: str = "menu_ops", password: str = "postgres"
+) -> list[tuple[Any, ...]]:
     """Run one statement on the scenario's database; its rows (none for a command)."""
-    connection = pg_connect(test_vars, dbname=dbname)
+    connection = pg_connect(test_vars, password=password, dbname=dbname)
     try:
         with connection.cursor() as cursor:
             cursor.execute(query)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import USER_ENV, journal, main_pid, pg_connect
+from conftest import USER_ENV, journal, main_pid, sql
 from test_fast_path import fast
 from test_stack import all_green
 
@@ -30,13 +30,7 @@ def environ(host: Any, pid: int) -> dict[str, str]:
 
 def db(test_vars: dict[str, Any], query: str) -> list[tuple[Any, ...]]:
     """One statement on the stack's database, with the password of this scenario (converge.yml)."""
-    connection = pg_connect(test_vars, password="itest-pg-pass-Qx7")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(query)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
+    return sql(test_vars, query, password="itest-pg-pass-Qx7")
 
 
 def pids(host: Any) -> dict[str, int]:
