@@ -48,6 +48,8 @@ ALONE: set[str] = set()
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FAILURE = re.compile(r"(FAILED|ERROR) [a-z_/]+\.py|fatal: \[|Error:|AssertionError|^E  ")
 print_lock = threading.Lock()
+STEPS: dict[str, dict[str, float]] = {}
+COLUMNS = ["create", "prepare", "converge", "idempotence", "verify", "destroy"]
 
 
 def say(text: str) -> None:
@@ -68,21 +70,41 @@ def ordered(names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: (-measured.get(n, 0.0), rank.get(n, len(ORDER)), n))
 
 
+STEP = re.compile(r"\b(\w+) ➜ (\w+): Executing")
+
+
 def run(name: str) -> tuple[str, bool, float]:
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"{name}.log"
     say(f"[scenarios] {name}: started")
     began = time.monotonic()
+    # Seconds per Molecule step (create, converge, idempotence, verify, ...): where time goes.
+    steps: dict[str, float] = {}
+    current, since = "", began
     with log.open("w") as out:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             ["molecule", "test", "--scenario-name", name],
             cwd=ROOT,
-            stdout=out,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            check=False,
+            text=True,
+            errors="replace",
         )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            step = STEP.search(ANSI.sub("", line))
+            if step:
+                now = time.monotonic()
+                if current:
+                    steps[current] = steps.get(current, 0.0) + now - since
+                current, since = step.group(2), now
+        proc.wait()
     seconds = time.monotonic() - began
+    if current:
+        steps[current] = steps.get(current, 0.0) + time.monotonic() - since
+    STEPS[name] = steps
     ok = proc.returncode == 0
     say(f"[scenarios] {name}: {'passed' if ok else 'FAILED'} in {seconds:.0f} s")
     if not ok:
@@ -118,9 +140,12 @@ def main() -> int:
         previous = {}
     SECONDS.parent.mkdir(parents=True, exist_ok=True)
     SECONDS.write_text(json.dumps({**previous, **{n: round(s) for n, _, s in results}}, indent=1))
-    say(f"[scenarios] {'scenario':<20} {'seconds':>8}  result")
+    head = "".join(f"{c:>12}" for c in COLUMNS)
+    say(f"[scenarios] {'scenario':<20} {'seconds':>8}{head}  result")
     for name, ok, seconds in sorted(results, key=lambda r: -r[2]):
-        say(f"[scenarios] {name:<20} {seconds:>8.0f}  {'passed' if ok else 'FAILED'}")
+        steps = STEPS.get(name, {})
+        cells = "".join(f"{steps[c]:>12.0f}" if c in steps else f"{'-':>12}" for c in COLUMNS)
+        say(f"[scenarios] {name:<20} {seconds:>8.0f}{cells}  {'passed' if ok else 'FAILED'}")
     say(f"[scenarios] {'wall clock':<20} {total:>8.0f}  ({max(1, args.lanes)} lanes)")
     failed = sum(not ok for _, ok, _ in results)
     say(f"scenarios: {len(results) - failed} passed, {failed} failed")
