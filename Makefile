@@ -226,12 +226,19 @@ endef
 
 restore: export INTEGRADOR_BACKUP = $(value BACKUP)
 restore: export INTEGRADOR_RESTORE_EXTRA_VARS = $(value restore_extra_vars)
-restore: $(STAMP) ## put a backup back: BACKUP=<backup folder> (make backup names it)
+restore: $(STAMP) ## put a backup back: BACKUP=<backup folder> (make backup names it); the current data is backed up first; YES=1 skips the question
 	$(check_instance)
-	@test -n "$$INTEGRADOR_BACKUP" || { echo "usage: make restore BACKUP=<backup folder>" >&2; exit 2; }
+	$(call check_bool,v_yes,YES,goes on without asking)
+	@test -n "$$INTEGRADOR_BACKUP" || { echo "usage: make restore BACKUP=<backup folder> [YES=1]" >&2; exit 2; }
+ifeq ($(call bool_yes,$(v_yes)),)
+	@if [ ! -t 0 ]; then \
+	  echo "make restore replaces the current data; with no terminal to ask on, run it as make restore BACKUP=... YES=1. Nothing was run." >&2; exit 2; fi; \
+	  read -r -p "make restore replaces the database and Redis data of the $(or $(v_instance),default) stack with backup $$INTEGRADOR_BACKUP (the current data is backed up first). Type yes to go on: " answer; \
+	  [ "$$answer" = yes ] || { echo "Not confirmed. Nothing was run." >&2; exit 1; }
+endif
 	vars=$$(mktemp) && trap 'rm -f "$$vars"' EXIT && \
 	  $(VENV)/bin/python -c "$$INTEGRADOR_RESTORE_EXTRA_VARS" >"$$vars" && \
-	  $(CONVERGE) playbooks/restore.yml -e "@$$vars" $(v_instance_e) $(ARGS)
+	  $(CONVERGE) playbooks/restore.yml -e integrador_restore_confirmed=true -e "@$$vars" $(v_instance_e) $(ARGS)
 
 # Interactive shells in the running containers, named as your settings name them
 # (inventory/group_vars, or ARGS="-e ..."): `make psql` is psql on the database

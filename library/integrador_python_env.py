@@ -4,7 +4,6 @@ the requirement files or the interpreter change."""
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import fcntl
 import hashlib
@@ -16,6 +15,7 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_alembic import migration_locations
 from ansible.module_utils.integrador_python import (
     checkout_problem,
     clear_virtualenv,
@@ -623,26 +623,6 @@ def fingerprint(venv_info: tuple[tuple[int, ...], str], files: list[str]) -> str
         with open(path, "rb") as handle:
             digest.update(path.encode() + b"\0" + hashlib.sha256(handle.read()).digest())
     return digest.hexdigest()
-
-
-def migration_locations(config: str) -> list[str]:
-    """Alembic's script location(s), as folders. Relative locations are taken from the config's
-    folder, where the API runs alembic; %(here)s is that folder too."""
-    here = os.path.dirname(os.path.abspath(config))
-    parser = configparser.ConfigParser(
-        defaults={"here": here}, interpolation=configparser.BasicInterpolation()
-    )
-    locations: list[str] = []
-    try:
-        parser.read(config, encoding="utf-8")
-        section = "alembic" if parser.has_section("alembic") else None
-        if section:
-            locations.append(parser.get(section, "script_location", fallback="alembic"))
-            extra = parser.get(section, "version_locations", fallback="")
-            locations += [part for part in re.split(r"[\s,;" + re.escape(os.pathsep) + r"]+", extra) if part]
-    except (configparser.Error, UnicodeDecodeError):
-        pass  # alembic itself will say what is wrong; the file's bytes are still fingerprinted
-    return [os.path.join(here, os.path.expanduser(location)) for location in locations]
 
 
 def migration_files(config: str) -> list[str]:

@@ -152,7 +152,7 @@ def restore_argv(
     out = tmp_path / "argv"
     out.unlink(missing_ok=True)
     env = {"ARGV_OUT": str(out)}
-    args = ["restore", f"CONVERGE={stub}"]
+    args = ["restore", "YES=1", f"CONVERGE={stub}"]
     if on_command_line:
         args.append(f"BACKUP={backup}")
     else:
@@ -169,10 +169,10 @@ def backup_ansible_reads(call: tuple[list[str], dict[str, str]]) -> object:
     """What ansible-playbook makes of the arguments: one extra-vars file, read with Ansible's
     own loader; the file is gone once make is done."""
     argv, files = call
-    assert argv[:2] == ["playbooks/restore.yml", "-e"] and len(argv) == 3, argv
-    assert argv[2].startswith("@") and list(files) == [argv[2][1:]]
-    assert not Path(argv[2][1:]).exists()
-    data = DataLoader().load(files[argv[2][1:]])
+    assert argv[:4] == ["playbooks/restore.yml", "-e", "integrador_restore_confirmed=true", "-e"], argv
+    assert len(argv) == 5 and argv[4].startswith("@") and list(files) == [argv[4][1:]]
+    assert not Path(argv[4][1:]).exists()
+    data = DataLoader().load(files[argv[4][1:]])
     assert list(data) == ["backup"]
     assert isinstance(data["backup"], str)
     return data["backup"]
@@ -185,7 +185,7 @@ def test_backup_with_spaces_is_one_value(argv_stub: Path, tmp_path: Path) -> Non
 
 def test_restore_without_backup_prints_the_usage(argv_stub: Path, tmp_path: Path) -> None:
     out = tmp_path / "argv"
-    proc = run_make("restore", f"CONVERGE={argv_stub}", env={"ARGV_OUT": str(out)})
+    proc = run_make("restore", "YES=1", f"CONVERGE={argv_stub}", env={"ARGV_OUT": str(out)})
     assert proc.returncode == 2
     assert "usage: make restore BACKUP=<backup folder>" in proc.stderr
     assert not out.exists()
@@ -266,6 +266,7 @@ def test_real_ansible_playbook_receives_backup_exactly(
     out.unlink(missing_ok=True)
     proc = run_make(
         "restore",
+        "YES=1",
         f"CONVERGE={playbook_stub}",
         f"BACKUP={name}",
         env={"BACKUP_OUT": str(out), "ANSIBLE_LOCAL_TEMP": str(tmp_path)},
@@ -417,29 +418,48 @@ def test_instance_reaches_ansible_only_as_a_plain_name(value: str) -> None:
         assert proc.returncode != 0 and "is not a stack name" in proc.stderr, (value, proc.stdout)
 
 
-def test_reset_with_no_terminal_refuses_without_yes(argv_stub: Path, tmp_path: Path) -> None:
+# make reset and make restore replace data: both ask on a terminal, take YES=1, and refuse
+# with no terminal to ask on.
+ASKING = {
+    "reset": (
+        [],
+        ["playbooks/reset.yml", "-e", "integrador_reset_confirmed=true"],
+        b"REMOVES the PostgreSQL database",
+    ),
+    "restore": (
+        ["BACKUP=20250101T000000Z"],
+        ["playbooks/restore.yml", "-e", "integrador_restore_confirmed=true", "-e"],
+        b"replaces the database and Redis data of the default stack with backup 20250101T000000Z",
+    ),
+}
+
+
+@pytest.mark.parametrize("verb", sorted(ASKING))
+def test_data_replacing_verbs_with_no_terminal_refuse_without_yes(
+    verb: str, argv_stub: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "argv"
     for extra in ([], ["YES=0"], ["YES=no"]):
         proc = subprocess.run(
-            [*MAKE, "reset", *extra, f"CONVERGE={argv_stub}"],
+            [*MAKE, verb, *ASKING[verb][0], *extra, f"CONVERGE={argv_stub}"],
             env=dict(os.environ, ARGV_OUT=str(out)),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             check=False,
         )
-        assert proc.returncode != 0
-        assert "with no terminal to ask on, run it as make reset YES=1" in proc.stderr
+        assert proc.returncode == 2, proc.stderr
+        assert f"with no terminal to ask on, run it as make {verb}" in proc.stderr and "YES=1" in proc.stderr
     assert not out.exists()
 
 
-def reset_on_a_terminal(answer: bytes, stub: Path, out: Path) -> tuple[int, bytes]:
-    """make reset with a pseudo-terminal as stdin, answering the question with answer."""
+def on_a_terminal(verb: str, answer: bytes, stub: Path, out: Path) -> tuple[int, bytes]:
+    """make <verb> with a pseudo-terminal as stdin, answering the question with answer."""
     import pty
 
     main, sub = pty.openpty()
     proc = subprocess.Popen(
-        [*MAKE, "reset", f"CONVERGE={stub}"],
+        [*MAKE, verb, *ASKING[verb][0], f"CONVERGE={stub}"],
         env=dict(os.environ, ARGV_OUT=str(out)),
         stdin=sub,
         stdout=subprocess.PIPE,
@@ -457,17 +477,19 @@ def reset_on_a_terminal(answer: bytes, stub: Path, out: Path) -> tuple[int, byte
     return proc.returncode, seen
 
 
+@pytest.mark.parametrize("verb", sorted(ASKING))
 @pytest.mark.parametrize(
     ("answer", "runs"), [(b"yes\n", True), (b"no\n", False), (b"y\n", False), (b"\n", False)]
 )
-def test_reset_asks_on_a_terminal(answer: bytes, runs: bool, argv_stub: Path, tmp_path: Path) -> None:
+def test_data_replacing_verbs_ask_on_a_terminal(
+    verb: str, answer: bytes, runs: bool, argv_stub: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "argv"
-    rc, question = reset_on_a_terminal(answer, argv_stub, out)
-    assert b"REMOVES the PostgreSQL database of the default stack" in question
+    rc, question = on_a_terminal(verb, answer, argv_stub, out)
+    assert ASKING[verb][2] in b" ".join(question.split()), question
     assert (rc == 0) is runs
-    assert converge_calls(out) == (
-        [["playbooks/reset.yml", "-e", "integrador_reset_confirmed=true"]] if runs else []
-    )
+    calls = converge_calls(out)
+    assert [call[: len(ASKING[verb][1])] for call in calls] == ([ASKING[verb][1]] if runs else [])
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,11 @@ def play(name: str, extra_vars: dict[str, Any] | None = None, *args: str) -> Con
     return run_playbook(Path(PROJECT) / "playbooks" / f"{name}.yml", extra_vars, *args)
 
 
+def restore(extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
+    """playbooks/restore.yml, confirmed as `make restore` confirms it once the user typed yes."""
+    return play("restore", {"integrador_restore_confirmed": True, **(extra_vars or {})}, *args)
+
+
 def pg(test_vars: dict[str, Any], dbname: str = "menu_ops") -> psycopg2.extensions.connection:
     return pg_connect(test_vars, dbname=dbname)
 

@@ -9,10 +9,15 @@ from typing import Any
 
 import docker
 import pytest
-from stack import BACKUPS, endpoints_answer, journal, kv, play, sql, wait_healthy
+from stack import BACKUPS, endpoints_answer, journal, kv, play, restore, sql, wait_healthy
 
 TABLE = "itest_backup_probe"
 KEY = "itest:backup:probe"
+
+
+def flat(result: Any) -> str:
+    """A run's output with every run of blanks (Ansible folds long messages) as one space."""
+    return " ".join(result.output.split())
 
 
 def set_data(test_vars: dict[str, Any], value: str) -> None:
@@ -81,7 +86,7 @@ def test_restore_gives_back_the_data_of_the_backup(
     sql(test_vars, "CREATE TABLE itest_after_backup (x int)")
     kv(test_vars).set("itest:after-backup", "x")
 
-    result = play("restore", {"backup": backup})
+    result = restore({"backup": backup})
     assert result.rc == 0, result
     assert f"Restored ~/integrador-backups/{backup}" in result.output, result
 
@@ -99,6 +104,60 @@ def test_restore_gives_back_the_data_of_the_backup(
     docker_client.containers.get(name).restart(timeout=10)
     wait_healthy(docker_client, name)
     assert kv(test_vars).get(KEY) == "original"
+
+    # The data it replaced was backed up first: restoring that backup undoes the restore.
+    kept = re.search(r"it replaced is kept as backup (\S+): `make restore BACKUP=\1` undoes", flat(result))
+    assert kept, result
+    assert kept.group(1) != backup and re.fullmatch(r"\d{8}T\d{6}Z(-\d{2})?", kept.group(1)), kept.group(1)
+    undo = restore({"backup": kept.group(1)})
+    assert undo.rc == 0, undo
+    assert data(test_vars) == ("changed", "[1,2,3]", "changed")
+    assert sql(test_vars, "SELECT to_regclass('itest_after_backup')::text") == [("itest_after_backup",)]
+    assert kv(test_vars).get("itest:after-backup") == "x"
+    endpoints_answer(test_vars)
+    sql(test_vars, "DROP TABLE itest_after_backup")
+
+
+def test_restore_is_refused_unless_confirmed(backup: str, test_vars: dict[str, Any]) -> None:
+    """The playbook alone (make restore asks, then confirms it; tests/unit/test_makefile.py)."""
+    set_data(test_vars, "unconfirmed")
+    result = play("restore", {"backup": backup})
+    assert result.rc != 0, result
+    assert "(which asks) or pass -e integrador_restore_confirmed=true" in flat(result), result
+    assert data(test_vars) == ("unconfirmed", "[1,2,3]", "unconfirmed")
+
+
+def test_backup_ahead_of_the_checkouts_migrations_is_refused_before_anything_changes(
+    backup: str, host: Any, docker_client: docker.DockerClient, test_vars: dict[str, Any]
+) -> None:
+    """A backup taken at a revision this checkout does not have (another branch): refused with
+    the revision and the way out, before any staging; the live data and services untouched."""
+    (current,) = sql(test_vars, "SELECT version_num FROM alembic_version")[0]
+    sql(test_vars, "UPDATE alembic_version SET version_num = '9f3e_other_branch'")
+    try:
+        taken = play("backup")
+    finally:
+        sql(test_vars, f"UPDATE alembic_version SET version_num = '{current}'")
+    assert taken.rc == 0, taken
+    ahead = re.search(r"-e backup=(\d{8}T\d{6}Z(?:-\d{2})?)", taken.output)
+    assert ahead, taken
+    set_data(test_vars, "live")
+    before = set(host.file(BACKUPS).listdir())
+
+    result = restore({"backup": ahead.group(1)})
+
+    assert result.rc != 0, result
+    said = flat(result)
+    assert "the backup's database is at Alembic revision 9f3e_other_branch, which the migration" in said
+    assert "git log --all --oneline -S '9f3e_other_branch'" in said, result
+    assert "The live data was not touched." in said, result
+    assert data(test_vars) == ("live", "[1,2,3]", "live")
+    assert sql(test_vars, "SELECT version_num FROM alembic_version") == [(current,)]
+    # Refused before the current data was backed up: no new folder.
+    assert set(host.file(BACKUPS).listdir()) == before
+    assert leftovers(docker_client, test_vars) == []
+    endpoints_answer(test_vars)
+    host.run_test(f"rm -rf {BACKUPS}/{ahead.group(1)}")
 
 
 def test_check_mode_verifies_the_backup_and_changes_nothing(
@@ -126,7 +185,7 @@ def test_truncated_backup_file_is_refused_and_live_data_untouched(
         "StartedAt"
     ]
 
-    result = play("restore", {"backup": "itest-truncated"})
+    result = restore({"backup": "itest-truncated"})
 
     assert result.rc != 0, result
     assert (
@@ -151,7 +210,7 @@ def test_damaged_dump_with_matching_checksums_is_refused_before_the_swap(
     host.run_test(f"cd {damaged} && sha256sum postgres.dump dump.rdb > SHA256SUMS")
     set_data(test_vars, "live")
 
-    result = play("restore", {"backup": "itest-resummed"})
+    result = restore({"backup": "itest-resummed"})
 
     assert result.rc != 0, result
     assert (
@@ -166,12 +225,12 @@ def test_damaged_dump_with_matching_checksums_is_refused_before_the_swap(
 
 
 def test_missing_backup_is_refused_naming_the_available_ones(backup: str) -> None:
-    result = play("restore")
+    result = restore()
     assert result.rc != 0
     assert "Name the backup to restore: -e backup=<folder>" in result.output, result
     assert backup in result.output, result
 
-    result = play("restore", {"backup": "19990101T000000Z"})
+    result = restore({"backup": "19990101T000000Z"})
     assert result.rc != 0
     assert (
         "~/integrador-backups/19990101T000000Z is not a finished backup: SHA256SUMS, postgres.dump, dump.rdb "
@@ -184,12 +243,17 @@ def test_only_the_newest_backups_are_kept(backup: str, host: Any) -> None:
     for name in old:
         host.run_test(f"mkdir -p {BACKUPS}/{name} && touch {BACKUPS}/{name}/SHA256SUMS")
 
+    named = re.compile(r"\d{8}T\d{6}Z(-\d{2})?")
+    # The real backups so far: the fixture's, and the ones restores took of the data they replaced.
+    real = sorted(n for n in host.file(BACKUPS).listdir() if named.fullmatch(n) and n not in old)
+    assert backup in real
+
     result = play("backup", {"integrador_backup_keep": 2})
     assert result.rc == 0, result
-    newest = re.search(r"-e backup=(\d{8}T\d{6}Z)", result.output)
+    newest = re.search(r"-e backup=(\d{8}T\d{6}Z(?:-\d{2})?)", result.output)
     assert newest, result
 
     listing = host.file(BACKUPS).listdir()
-    assert sorted(n for n in listing if re.fullmatch(r"\d{8}T\d{6}Z", n)) == sorted([backup, newest.group(1)])
+    assert sorted(n for n in listing if named.fullmatch(n)) == sorted([*real, newest.group(1)])[-2:]
     # Folders not named by backup.yml are never pruned.
     assert {"itest-truncated", "itest-resummed"} <= set(listing)

@@ -15,7 +15,19 @@ from typing import Any
 import docker
 import pytest
 from conftest import PROJECT, ConvergeResult, known_task, playbook_command, scenario_converge
-from stack import BACKUPS, STATE, UNITS, endpoints_answer, journal, kv, laptop_files, play, sql, unit_state
+from stack import (
+    BACKUPS,
+    STATE,
+    UNITS,
+    endpoints_answer,
+    journal,
+    kv,
+    laptop_files,
+    play,
+    restore,
+    sql,
+    unit_state,
+)
 from test_backup_restore import KEY, TABLE, data, leftovers, set_data
 
 LOCK = f"{STATE}/run.lock"
@@ -86,7 +98,7 @@ def test_restore_killed_at_each_step_leaves_old_or_restored_data_and_a_rerun_fin
     old = f"old-{point}"
     set_data(test_vars, old)
 
-    killed = play("restore", {"backup": backup, "integrador_test_kill_restore_at": point})
+    killed = restore({"backup": backup, "integrador_test_kill_restore_at": point})
 
     assert killed.rc == -9, killed
     assert known_task("Restore is summarised") not in killed.output, killed
@@ -114,7 +126,7 @@ def test_restore_killed_at_each_step_leaves_old_or_restored_data_and_a_rerun_fin
             status.output
         ), status
 
-    rerun = play("restore", {"backup": backup})
+    rerun = restore({"backup": backup})
 
     assert rerun.rc == 0, rerun
     # The killed run's lock is taken over (by the refused converge, when it ran).
@@ -158,10 +170,11 @@ def test_two_restores_at_once_run_one_after_the_other(
     backup: str, docker_client: docker.DockerClient, test_vars: dict[str, Any]
 ) -> None:
     set_data(test_vars, "changed")
-    restore = PROJECT / "playbooks" / "restore.yml"
-    first = start(restore, {"backup": backup})
+    playbook = PROJECT / "playbooks" / "restore.yml"
+    confirmed = {"backup": backup, "integrador_restore_confirmed": True}
+    first = start(playbook, confirmed)
     wait_for_lock(docker_client, first)
-    second = start(restore, {"backup": backup})
+    second = start(playbook, confirmed)
     one, two = finish(first), finish(second)
 
     assert one.rc == 0, one
@@ -179,7 +192,7 @@ def test_backup_folder_with_spaces_and_quotes_is_restored(
     host.run_test("cp -a %s %s", f"{BACKUPS}/{backup}", f"{BACKUPS}/{odd}")
     for given in (odd, f"{BACKUPS}/{odd}"):
         set_data(test_vars, "changed")
-        result = play("restore", {"backup": given})
+        result = restore({"backup": given})
         assert result.rc == 0, result
         assert data(test_vars) == RESTORED
         assert leftovers(docker_client, test_vars) == []
@@ -188,7 +201,7 @@ def test_backup_folder_with_spaces_and_quotes_is_restored(
     # Ansible expands $VARIABLES in every path option: such a name is refused, not misread.
     dollar = "backup $HOME"
     host.run_test("cp -a %s %s", f"{BACKUPS}/{backup}", f"{BACKUPS}/{dollar}")
-    refused = play("restore", {"backup": dollar})
+    refused = restore({"backup": dollar})
     assert refused.rc != 0, refused
     assert "has a $ in its path, which Ansible would expand as an environment variable" in refused.output
 
@@ -210,7 +223,7 @@ def test_two_backups_within_one_second_get_two_folders(
     assert "-e backup=20200101T000000Z-02" in two.output, two
     for name, value in (("20200101T000000Z", "first"), ("20200101T000000Z-02", "second")):
         assert host.run(f"cd {BACKUPS}/{name} && sha256sum -c SHA256SUMS").rc == 0, name
-        result = play("restore", {"backup": name})
+        result = restore({"backup": name})
         assert result.rc == 0, result
         assert data(test_vars) == (value, "[1,2,3]", value)
     assert leftovers(docker_client, test_vars) == []

@@ -338,6 +338,26 @@ def status_table(rows: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+# --- pg_restore ----------------------------------------------------------------
+
+
+def copy_rows(text: Any) -> list[str]:
+    """The rows of the first COPY block in a plain SQL script (`pg_restore --data-only --table=...
+    --file=-`), as their text lines: [] when the script has no COPY (no such table, or no rows).
+    Escapes are left alone: an Alembic revision is a plain identifier."""
+    rows: list[str] = []
+    inside = False
+    for line in str(text if text is not None else "").splitlines():
+        if not inside:
+            inside = line.startswith("COPY ") and line.rstrip().endswith("FROM stdin;")
+            continue
+        if line == "\\.":
+            break
+        if line:
+            rows.append(line.split("\t", 1)[0])
+    return rows
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -346,6 +366,7 @@ class FilterModule:
             "day_two_sha256sums_mismatches": sha256sums_mismatches,
             "day_two_sha256sums_format": sha256sums_format,
             "day_two_backup_name": backup_name,
+            "day_two_copy_rows": copy_rows,
             "day_two_supervisor_units": supervisor_units,
             "day_two_container_rows": container_rows,
             "day_two_unit_rows": unit_rows,

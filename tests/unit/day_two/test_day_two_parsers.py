@@ -156,3 +156,30 @@ def test_supervisord_programs_read_like_units(day_two: ModuleType) -> None:
     assert missing["LoadState"] == "not-found"
     silent = day_two.supervisor_units(SERVICES, {}, False)[0]["status"]
     assert silent["LoadState"] == "loaded" and silent["SubState"] == "supervisord not running"
+
+
+# --- pg_restore --data-only --table=alembic_version --file=- ----------------------------------
+
+REVISION_IDS = st.lists(st.from_regex(r"[A-Za-z0-9_]{1,32}", fullmatch=True), max_size=3)
+
+
+@given(REVISION_IDS)
+def test_copy_rows_gives_the_revisions_pg_restore_printed(day_two: ModuleType, revisions: list[str]) -> None:
+    """The shape pg_restore prints for one table's data (its SET lines, the COPY block)."""
+    script = (
+        "--\n-- PostgreSQL database dump\n--\n\nSET statement_timeout = 0;\n\n"
+        "--\n-- Data for Name: alembic_version; Type: TABLE DATA; Schema: public; Owner: integrador\n--\n\n"
+        "COPY public.alembic_version (version_num) FROM stdin;\n"
+        + "".join(f"{r}\n" for r in revisions)
+        + "\\.\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
+    )
+    assert day_two.copy_rows(script) == revisions
+
+
+@given(st.text())
+@example("COPY public.alembic_version (version_num) FROM stdin;\n")
+def test_copy_rows_never_raises(day_two: ModuleType, text: str) -> None:
+    rows = day_two.copy_rows(text)
+    assert isinstance(rows, list) and all(isinstance(r, str) for r in rows)
+    if "COPY " not in text:
+        assert rows == []

@@ -1,0 +1,73 @@
+"""What a checkout's Alembic knows, read without importing anything of it: the script
+locations of its config, and the revision identifiers of its migration scripts.
+
+Alembic imports each script and reads its module-level ``revision``; we cannot import the
+user's code (its imports need the user's virtualenv), so the assignment is read as text. A
+script whose revision is not a plain string literal (computed) is reported in ``unreadable``
+rather than guessed.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+
+# `revision = "abc"`, `revision: str = 'abc'` at the start of a line (module level).
+_REVISION = re.compile(
+    r"""^revision\s*(?::[^=\n]+)?=\s*(?P<q>['"])(?P<id>[^'"\n]+)(?P=q)\s*(?:#.*)?$""", re.M
+)
+_ASSIGNED = re.compile(r"^revision\s*(?::[^=\n]+)?=", re.M)
+
+
+def migration_locations(config: str) -> list[str]:
+    """Alembic's script location(s), as folders. Relative locations are taken from the config's
+    folder, where the API runs alembic; %(here)s is that folder too."""
+    here = os.path.dirname(os.path.abspath(config))
+    parser = configparser.ConfigParser(
+        defaults={"here": here}, interpolation=configparser.BasicInterpolation()
+    )
+    locations: list[str] = []
+    try:
+        parser.read(config, encoding="utf-8")
+        section = "alembic" if parser.has_section("alembic") else None
+        if section:
+            locations.append(parser.get(section, "script_location", fallback="alembic"))
+            extra = parser.get(section, "version_locations", fallback="")
+            locations += [part for part in re.split(r"[\s,;" + re.escape(os.pathsep) + r"]+", extra) if part]
+    except (configparser.Error, UnicodeDecodeError):
+        pass  # alembic itself will say what is wrong; the file's bytes are still fingerprinted
+    return [os.path.join(here, os.path.expanduser(location)) for location in locations]
+
+
+def script_revision(text: str) -> str | None:
+    """The revision a migration script declares: its identifier, "" when it assigns one that is
+    not a plain string (unreadable), None when it declares none (env.py, helpers)."""
+    found = _REVISION.search(text)
+    if found:
+        return found.group("id")
+    return "" if _ASSIGNED.search(text) else None
+
+
+def known_revisions(config: str) -> tuple[list[str], list[str]]:
+    """(revisions, unreadable scripts) of every .py under the config's script locations."""
+    revisions: set[str] = set()
+    unreadable: list[str] = []
+    for folder in migration_locations(config):
+        for top, dirs, names in os.walk(folder):
+            dirs[:] = sorted(name for name in dirs if name != "__pycache__")
+            for name in sorted(names):
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(top, name)
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        revision = script_revision(handle.read())
+                except (OSError, UnicodeDecodeError):
+                    unreadable.append(path)
+                    continue
+                if revision:
+                    revisions.add(revision)
+                elif revision == "":
+                    unreadable.append(path)
+    return sorted(revisions), unreadable
