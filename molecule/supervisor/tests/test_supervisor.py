@@ -4,6 +4,7 @@ the user, and supervisord repairs a crash."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -103,15 +104,40 @@ def test_the_summary_says_supervisord_is_not_started_at_boot(converge: Callable[
     assert "nothing starts it at boot" in result.output, result
 
 
+def group(host: Any, pgid: int) -> set[int]:
+    """Live processes of a process group (zombies left out)."""
+    found = set()
+    for line in host.run("ps -e -o pid=,pgid=,stat=").stdout.splitlines():
+        pid, group_id, stat = line.split()
+        if int(group_id) == pgid and not stat.startswith("Z"):
+            found.add(int(pid))
+    return found
+
+
+def port_holders(host: Any, url: str) -> set[int]:
+    """The processes listening on the URL's port (as root: every user's)."""
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    return {int(pid) for pid in re.findall(r"pid=(\d+)", host.run(f"ss -ltnpH 'sport = :{port}'").stdout)}
+
+
 def test_killed_api_is_restarted_by_supervisord(host: Any, api: str) -> None:
+    """kill -9 of the program's main process (uvicorn's reloader) left its reload worker holding
+    the port: it answered health with the old code while the restarted program could not bind.
+    Now nothing of the old process group survives, and the port is held by the new one."""
     before = status(host)["integrador-api"][1]
     assert before, log(host, "integrador-api")
+    old_group = group(host, before)
+    assert port_holders(host, api) <= old_group and len(old_group) > 1, (old_group, port_holders(host, api))
     host.run(f"kill -9 {before}")
     after = new_pid(host, "integrador-api", before)
     assert after not in (before, 0), f"no new pid after kill -9 {before}" + log(host, "integrador-api")
     assert wait_healthy(api + "/api/health"), "API not healthy after its restart" + log(
         host, "integrador-api"
     )
+    assert group(host, before) == set(), f"left running: {group(host, before)}" + log(host, "integrador-api")
+    holders = port_holders(host, api)
+    assert holders and holders <= group(host, after), (holders, group(host, after))
+    assert status(host)["integrador-api"] == ("RUNNING", after)
 
 
 def test_tags_api_restarts_the_api_only_when_env_changes(

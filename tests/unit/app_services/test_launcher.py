@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,101 @@ def test_the_launcher_needs_nothing_from_the_virtualenv(tmp_path: Path) -> None:
         check=True,
     )
     assert proc.stdout.strip() == "1"
+
+
+# A service as uvicorn --reload runs it: the main process (the reloader) binds the port, starts a
+# worker that inherits the socket and serves on it, and waits. Both in one process group.
+RELOADER = """
+import os, socket, subprocess, sys, time
+server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(sys.argv[1]))); server.listen()
+worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], pass_fds=[server.fileno()])
+print(worker.pid, flush=True)
+time.sleep(300)
+"""
+BIND = "import socket, sys; s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); print('bound')"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent, gone from the group) counts as gone.
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_start_stops_the_group_its_killed_predecessor_left_holding_the_port(tmp_path: Path) -> None:
+    """Issue 23, 1 (supervisord): kill -9 of the reloader left its worker holding the port; the
+    manager's restart could not bind, while the orphan answered health with the old code."""
+    env_file, record, port = tmp_path / ".env", tmp_path / "started" / "api.json", free_port()
+    env_file.write_text("A=1\n")
+    first = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "--env-file", str(env_file), "--record", str(record), "--"]
+        + [sys.executable, "-c", RELOADER, str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as supervisord and systemd give it
+    )
+    assert first.stdout is not None
+    worker = int(first.stdout.readline())
+    assert json.loads(record.read_text())["pid"] == first.pid
+    first.kill()
+    first.wait()
+    assert alive(worker), "the orphaned worker should outlive its reloader (as uvicorn's does)"
+
+    again = subprocess.run(
+        [sys.executable, str(LAUNCHER), "--env-file", str(env_file), "--record", str(record), "--"]
+        + [sys.executable, "-c", BIND, str(port)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert again.returncode == 0 and again.stdout.strip() == "bound", again.stderr
+    assert f"stopping what the previous start (pid {first.pid}) left running" in again.stderr
+    deadline = time.monotonic() + 5
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(worker)
+
+
+def test_a_live_predecessor_is_never_touched(tmp_path: Path) -> None:
+    """The record names a live process (a second start beside a running one, or a reused pid)."""
+    env_file, record = tmp_path / ".env", tmp_path / "api.json"
+    env_file.write_text("A=1\n")
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    try:
+        record.write_text(json.dumps({"pid": bystander.pid, "sha256": "", "env_file": str(env_file)}))
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(LAUNCHER),
+                "--env-file",
+                str(env_file),
+                "--record",
+                str(record),
+                "--",
+                "true",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0 and "stopping" not in proc.stderr
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -12,6 +12,15 @@ service manager started is the service, whatever python-dotenv the checkout pins
 path): a later converge compares it with the file as it is now and restarts exactly the
 services that started with other bytes (a hand edit included).
 
+The record also names the pid it started as, which is the service's process group: under
+uvicorn --reload the port is held by a worker in that group. When the previous start's main
+process is gone but its group lives on (supervisord restarts a program whose main process was
+killed, and kills its group only when it stops the program itself), the group is stopped
+before the new start (SIGTERM, then SIGKILL after 10 s): otherwise the orphaned worker keeps
+the port, answers health checks with the old code, and the new start cannot bind. systemd
+(the unit's cgroup) and launchd (the job's process group) do this themselves; then there is
+nothing left to stop.
+
 Standard library and integrador_dotenv.py (beside this file) only: it runs with the
 checkout's Python (3.8 or newer), whatever is installed in its virtualenv.
 """
@@ -21,7 +30,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from integrador_dotenv import environment  # noqa: E402
@@ -69,6 +80,46 @@ def write_record(path: str, env_file: str, data: bytes) -> None:
         sys.stderr.write(f"integrador_run: could not write {path} ({exc.strerror})\n")
 
 
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Whether a process of the group was there to be signalled (ours to signal)."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_orphaned_group(path: str, grace: float = 10.0) -> None:
+    """The previous start's process group, when its main process is gone: stopped."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            previous = int(json.load(handle).get("pid", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return
+    # A live main process means a live service (or the pid was reused): never touched.
+    if previous <= 1 or previous == os.getpid() or _alive(previous):
+        return
+    if not _signal_group(previous, signal.SIGTERM):
+        return
+    sys.stderr.write(f"integrador_run: stopping what the previous start (pid {previous}) left running\n")
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        if not _signal_group(previous, 0):
+            return
+    _signal_group(previous, signal.SIGKILL)
+
+
 def main(argv: list[str]) -> None:
     env_file, record, command = parse_args(argv)
     try:
@@ -83,6 +134,7 @@ def main(argv: list[str]) -> None:
         fail(f"{env_file} is not UTF-8 text (line {line}): python-dotenv, and the backend, cannot read it")
     os.environ.update(environment(text, dict(os.environ)))
     if record:
+        stop_orphaned_group(record)
         write_record(record, env_file, data)
     try:
         os.execvp(command[0], command)
