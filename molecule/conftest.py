@@ -178,12 +178,20 @@ def scenario_converge() -> Path:
     return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
 
 
+# Scenarios whose tests run converge.yml as a developer runs make dev: dev.yml's fast path on.
+# Molecule's own converge and idempotence steps keep it off (molecule/shared/group_vars), so a
+# scenario's changed=0 is always the full converge's, never the fast path's answer.
+DEVELOPER_RUNS = {"default", "faults"}
+
+
 @pytest.fixture(scope="session")
 def converge() -> Callable[..., ConvergeResult]:
-    """Run the scenario's converge.yml again, with extra variables."""
+    """Run the scenario's converge.yml again, with extra variables (which win)."""
+    developer = os.environ.get("MOLECULE_SCENARIO_NAME") in DEVELOPER_RUNS
 
     def _converge(extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
-        return run_playbook(scenario_converge(), extra_vars, *args)
+        base: dict[str, Any] = {"integrador_fast_path": True} if developer else {}
+        return run_playbook(scenario_converge(), {**base, **(extra_vars or {})}, *args)
 
     return _converge
 
@@ -415,3 +423,24 @@ def known_task(fragment: str) -> str:
     (a renamed task would make it pass whatever happens)."""
     assert any(fragment in name for name in TASK_NAMES), f"no task of the tool is named with {fragment!r}"
     return fragment
+
+
+FAST_PATH_GATE = "Stack is as the last converge left it, and answers (fast path)"
+PREFLIGHT_TASK = "Docker, ports, checkout, Python, user manager and disk are ready"
+
+
+def ran_tasks(output: str) -> list[str]:
+    """Names of the tasks with a result other than skipping, from the default callback's output."""
+    ran = []
+    for block in output.split("\nTASK [")[1:]:
+        name, _, body = block.partition("]")
+        if re.search(r"^(ok|changed|fatal): ", body, re.MULTILINE):
+            ran.append(name)
+    return ran
+
+
+def took_fast_path(result: ConvergeResult) -> bool:
+    """Whether a dev.yml run ended after the fast path's check (no preflight, no role ran)."""
+    ran = ran_tasks(result.output)
+    assert known_task(FAST_PATH_GATE) in ran, result
+    return not [name for name in ran if known_task(PREFLIGHT_TASK) in name]
