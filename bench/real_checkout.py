@@ -16,6 +16,13 @@ both units, the API's and the gateway's health URLs):
   f2 key removed      that line removed again: expected to succeed
   g1 env_extra        python_env_env_extra {LOGIN_RATE_LIMIT: "7"}: in the services' environment
   g2 env_extra gone   the key leaves .env
+  h  backup           playbooks/backup.yml
+  i  restore          playbooks/restore.yml of that backup (confirmed): the data it replaced is
+                      kept as a backup, which the summary names
+  j1 backup ahead     alembic_version set to a revision the checkout lacks, backed up, set back
+  j2 restore ahead    restoring that backup is expected to be refused before anything changes
+  k1 dev after        the next make dev converges in full (a restore forgets the fast path)
+  k2 no change        expect changed=0 (the fast path)
 Never asserts: prints a table, what failed (task and message) and what the first converge
 read from the checkout. Every run's output is written to --logs.
 
@@ -205,7 +212,7 @@ def install_ansible() -> None:
 # --- a converge and its checks ----------------------------------------------------------
 
 
-def converge(step: Step, *extra: str, logs: Path, profile: bool = False) -> None:
+def converge(step: Step, *extra: str, logs: Path, profile: bool = False, playbook: str = "dev.yml") -> None:
     env = {
         "ANSIBLE_CONFIG": "/project/ansible.cfg",
         "ANSIBLE_COLLECTIONS_PATH": "/opt/collections",
@@ -218,7 +225,7 @@ def converge(step: Step, *extra: str, logs: Path, profile: bool = False) -> None
         f"{VENV}/bin/ansible-playbook",
         "-i",
         INVENTORY,
-        "/project/playbooks/dev.yml",
+        f"/project/playbooks/{playbook}",
         "-e",
         json.dumps(EXTRA_VARS),
     ]
@@ -226,7 +233,7 @@ def converge(step: Step, *extra: str, logs: Path, profile: bool = False) -> None
         command += ["-e", value]
     exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
     print(
-        f"--- {step.name}: ansible-playbook dev.yml {' '.join(f'-e {shlex.quote(v)}' for v in extra)}",
+        f"--- {step.name}: ansible-playbook {playbook} {' '.join(f'-e {shlex.quote(v)}' for v in extra)}",
         flush=True,
     )
     started = time.monotonic()
@@ -367,9 +374,9 @@ def database_note() -> str:
 def run_sequence(steps: list[Step], logs: Path, profile: bool) -> None:
     """Appends each step to `steps` as it ends (a step that raises leaves the earlier ones)."""
 
-    def step(name: str, *extra: str) -> Step:
+    def step(name: str, *extra: str, playbook: str = "dev.yml") -> Step:
         current = Step(name)
-        converge(current, *extra, logs=logs, profile=profile)
+        converge(current, *extra, logs=logs, profile=profile, playbook=playbook)
         check_services(current)
         if current.rc != 0:
             (logs / f"{name.split()[0]}.journal").write_text(
@@ -421,6 +428,43 @@ def run_sequence(steps: list[Step], logs: Path, profile: bool) -> None:
     gone.notes.append(
         f"api environ LOGIN_RATE_LIMIT={process_env(gone.pids.get('api', 0), 'LOGIN_RATE_LIMIT')}"
     )
+
+    # h-k: day two on the real data: a backup, its restore, a backup from "another branch".
+    taken = step("h backup", playbook="backup.yml")
+    name = re.search(r"-e backup=(\d{8}T\d{6}Z(?:-\d{2})?)", taken.output)
+    taken.notes.append(f"backup folder: {name.group(1) if name else 'not named in the output'}")
+    if name:
+        confirmed = json.dumps({"backup": name.group(1), "integrador_restore_confirmed": True})
+        restored = step("i restore", confirmed, playbook="restore.yml")
+        kept = re.search(r"The data it replaced is kept as backup (\S+?):", " ".join(restored.output.split()))
+        restored.notes.append(f"replaced data kept as: {kept.group(1) if kept else 'NOT NAMED'}")
+        restored.notes.append(database_note())
+    revision = psql("select version_num from alembic_version")
+    psql("update alembic_version set version_num = 'ffff_other_branch'")
+    ahead = step("j1 backup ahead", playbook="backup.yml")
+    psql(f"update alembic_version set version_num = '{revision}'")
+    ahead_name = re.search(r"-e backup=(\d{8}T\d{6}Z(?:-\d{2})?)", ahead.output)
+    if ahead_name:
+        confirmed = json.dumps({"backup": ahead_name.group(1), "integrador_restore_confirmed": True})
+        refused = step("j2 restore ahead", confirmed, playbook="restore.yml")
+        said = " ".join(refused.output.split())
+        found = re.search(
+            r"the backup's database is at Alembic revision .*?restore a backup taken on this checkout", said
+        )
+        refused.notes.append(f"refusal: {found.group(0) if found else 'NOT FOUND'}")
+        refused.notes.append(f"alembic_version now: {psql('select version_num from alembic_version')}")
+    after = step("k1 dev after")
+    after.notes.append(
+        "full converge" if "Full converge" in after.output or "PLAY RECAP" in after.output else ""
+    )
+    step("k2 no change")
+
+
+def psql(query: str) -> str:
+    result = client.containers.get(DB).exec_run(
+        ["psql", "-U", "postgres", "-d", "menu_ops", "-Atc", query], user="postgres"
+    )
+    return result.output.decode(errors="replace").strip()
 
 
 def report(steps: list[Step]) -> None:
