@@ -454,9 +454,8 @@ def run_sequence(steps: list[Step], logs: Path, profile: bool) -> None:
         refused.notes.append(f"refusal: {found.group(0) if found else 'NOT FOUND'}")
         refused.notes.append(f"alembic_version now: {psql('select version_num from alembic_version')}")
     after = step("k1 dev after")
-    after.notes.append(
-        "full converge" if "Full converge" in after.output or "PLAY RECAP" in after.output else ""
-    )
+    why = [line.strip() for line in after.output.splitlines() if "Full converge:" in line]
+    after.notes.append(why[0][:200] if why else "no 'Full converge:' line (ended on the fast path?)")
     step("k2 no change")
 
 
