@@ -9,11 +9,12 @@ import signal
 import subprocess
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
-from conftest import main_pid, readme_examples, run_readme_example
+from conftest import main_pid, readme_examples, run_readme_example, took_fast_path
 from make import describe, make, make_command, make_env
 from stack import BACKUPS, UNITS, USER_ENV, endpoints_answer, sql
 
@@ -171,3 +172,27 @@ def test_reset_backs_up_then_gives_a_fresh_database(host: Any, test_vars: dict[s
 
 def laptop_files_in(host: Any, folder: str) -> set[str]:
     return set(host.run(f"ls -1 {folder}").stdout.split())
+
+
+def test_make_dev_after_day_two_commands_is_fast_when_they_changed_nothing_it_watches(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    """The fast path where the user meets it after day two (these runs have it on, as make dev
+    does): a backup or a restart leaves the stack as the last converge recorded it, so the next
+    make dev ends after its one check with nothing changed; a restore makes the next one a full
+    converge (it forgets the record: tests/unit/day_two), and the one after is fast again."""
+
+    def dev() -> Any:
+        return converge({"integrador_fast_path": True})
+
+    first = dev()
+    assert first.rc == 0, first
+    if not (first.changed == 0 and took_fast_path(first)):
+        again = dev()
+        assert again.rc == 0 and again.changed == 0 and took_fast_path(again), again
+    for command in (("backup",), ("restart", "SERVICE=api")):
+        proc = make(*command)
+        assert proc.returncode == 0, describe(proc)
+        after = dev()
+        assert after.rc == 0 and after.changed == 0 and took_fast_path(after), (command, after)
+    endpoints_answer(test_vars)
