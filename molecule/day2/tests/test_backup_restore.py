@@ -257,3 +257,14 @@ def test_only_the_newest_backups_are_kept(backup: str, host: Any) -> None:
     assert sorted(n for n in listing if named.fullmatch(n)) == sorted([*real, newest.group(1)])[-2:]
     # Folders not named by backup.yml are never pruned.
     assert {"itest-truncated", "itest-resummed"} <= set(listing)
+
+
+def test_a_backup_directory_the_user_cannot_write_is_named_with_the_fix(host: Any) -> None:
+    """Was `[Errno 13] Permission denied: b'...'` with no fix named (issue 28, 5)."""
+    host.run_test("mkdir -p /var/lib/itest-not-yours && chmod 0755 /var/lib/itest-not-yours")
+    result = play("backup", {"integrador_backup_dir": "/var/lib/itest-not-yours/backups"})
+    assert result.rc != 0, result
+    said = flat(result)
+    assert "The backup directory /var/lib/itest-not-yours/backups cannot be created or made private" in said
+    assert "Point integrador_backup_dir at a folder you own" in said and "Nothing was backed up." in said
+    assert not host.file("/var/lib/itest-not-yours/backups").exists
