@@ -245,9 +245,7 @@ def stop_everything() -> None:
 def hand_edit(value: int) -> None:
     """One value of backend/.env changed as a developer does, in an editor."""
     env_file = f"{SETTINGS['root']}/backend/.env"
-    laptop_exec(
-        f"sed -i '/^INTEGRADOR_BENCH_EDIT=/d' {env_file} && echo INTEGRADOR_BENCH_EDIT={value} >> {env_file}"
-    )
+    laptop_exec(f"sed -i '/^APP_LABEL=/d' {env_file} && echo APP_LABEL={value} >> {env_file}")
 
 
 def make_cold() -> None:

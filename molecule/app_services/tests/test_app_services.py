@@ -206,21 +206,21 @@ PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
 # backslashes and both quote kinds, an `export` line.
 HAND_WRITTEN = (
     "\n# added by hand\n"
-    'INTEGRADOR_TEST_PEM="-----BEGIN PRIVATE KEY-----\n'
+    'JWT_PRIVATE_KEY="-----BEGIN PRIVATE KEY-----\n'
     f"{PEM_BODY}\n"
     "bGlrZSBhIHJlYWwga2V5Cg\n"
     '-----END PRIVATE KEY-----"\n'
-    "INTEGRADOR_TEST_TRICKY='pa$$word #not-a-comment \\\\back\\\\slash \"dq\" \\'sq\\''\n"
-    'INTEGRADOR_TEST_DOUBLE="C:\\\\new\\\\dir $HOME #x \\"q\\" \'s\'"\n'
-    "export INTEGRADOR_TEST_EXPORTED=exported$value#kept  # a comment\n"
+    "SMTP_PASSWORD='pa$$word #not-a-comment \\\\back\\\\slash \"dq\" \\'sq\\''\n"
+    'EXPORT_DIR="C:\\\\new\\\\dir $HOME #x \\"q\\" \'s\'"\n'
+    "export MAIL_FROM=exported$value#kept  # a comment\n"
 )
 INTENDED = {
-    "INTEGRADOR_TEST_PEM": "\n".join(
+    "JWT_PRIVATE_KEY": "\n".join(
         ["-----BEGIN PRIVATE KEY-----", PEM_BODY, "bGlrZSBhIHJlYWwga2V5Cg", "-----END PRIVATE KEY-----"]
     ),
-    "INTEGRADOR_TEST_TRICKY": "pa$$word #not-a-comment \\back\\slash \"dq\" 'sq'",
-    "INTEGRADOR_TEST_DOUBLE": "C:\\new\\dir $HOME #x \"q\" 's'",
-    "INTEGRADOR_TEST_EXPORTED": "exported$value#kept",
+    "SMTP_PASSWORD": "pa$$word #not-a-comment \\back\\slash \"dq\" 'sq'",
+    "EXPORT_DIR": "C:\\new\\dir $HOME #x \"q\" 's'",
+    "MAIL_FROM": "exported$value#kept",
 }
 
 

@@ -101,14 +101,14 @@ def test_a_key_added_then_removed_by_hand_reaches_the_services(
     host: Any, test_vars: dict[str, Any], converge: Callable[..., Any], env_file: str
 ) -> None:
     settled(host, converge)
-    host.run(f"printf 'INTEGRADOR_NOTE=added by hand\\n' >> {env_file}")
+    host.run(f"printf 'SENTRY_DSN=added by hand\\n' >> {env_file}")
     result = converge()
     assert result.rc == 0, result
-    assert all(environ(host, pid).get("INTEGRADOR_NOTE") == "added by hand" for pid in pids(host).values())
-    host.run(f"sed -i '/^INTEGRADOR_NOTE=/d' {env_file}")
+    assert all(environ(host, pid).get("SENTRY_DSN") == "added by hand" for pid in pids(host).values())
+    host.run(f"sed -i '/^SENTRY_DSN=/d' {env_file}")
     result = converge()
     assert result.rc == 0, result
-    assert all("INTEGRADOR_NOTE" not in environ(host, pid) for pid in pids(host).values())
+    assert all("SENTRY_DSN" not in environ(host, pid) for pid in pids(host).values())
     assert fast(converge())
 
 
@@ -119,21 +119,21 @@ def test_a_templated_env_extra_setting_is_seen_and_removed_when_dropped(
     exception's name (an edit of it or of a sibling never seen); a key dropped from env_extra
     stayed in .env for ever (a strict backend then cannot start)."""
     broker = "redis://127.0.0.1:{{ redis_port }}/2"
-    first = {"python_env_env_extra": {"INTEGRADOR_BROKER": broker, "INTEGRADOR_LEVEL": "debug"}}
+    first = {"python_env_env_extra": {"CELERY_BROKER_URL": broker, "LOG_LEVEL": "debug"}}
     settled(host, converge, first)
     port = test_vars["redis_port"]
-    assert environ(host, main_pid(host, API))["INTEGRADOR_BROKER"] == f"redis://127.0.0.1:{port}/2"
-    sibling = {"python_env_env_extra": {"INTEGRADOR_BROKER": broker, "INTEGRADOR_LEVEL": "info"}}
+    assert environ(host, main_pid(host, API))["CELERY_BROKER_URL"] == f"redis://127.0.0.1:{port}/2"
+    sibling = {"python_env_env_extra": {"CELERY_BROKER_URL": broker, "LOG_LEVEL": "info"}}
     result = converge(sibling)
     assert result.rc == 0 and not fast(result), result
-    assert environ(host, main_pid(host, API))["INTEGRADOR_LEVEL"] == "info"
+    assert environ(host, main_pid(host, API))["LOG_LEVEL"] == "info"
     assert fast(converge(sibling))
     dropped = converge()
     assert dropped.rc == 0, dropped
-    assert "Removed INTEGRADOR_BROKER, INTEGRADOR_LEVEL from" in dropped.output, dropped
+    assert "Removed CELERY_BROKER_URL, LOG_LEVEL from" in dropped.output, dropped
     text = host.file(env_file).content_string
-    assert "INTEGRADOR_BROKER" not in text and "INTEGRADOR_LEVEL" not in text
-    assert "INTEGRADOR_LEVEL" not in environ(host, main_pid(host, API))
+    assert "CELERY_BROKER_URL" not in text and "LOG_LEVEL" not in text
+    assert "LOG_LEVEL" not in environ(host, main_pid(host, API))
     assert fast(converge())
 
 

@@ -144,7 +144,7 @@ def test_tags_api_restarts_the_api_only_when_env_changes(
     host: Any, api: str, converge: Callable[..., Any]
 ) -> None:
     api_pid, ws_pid = status(host)["integrador-api"][1], status(host)["integrador-ws"][1]
-    changed = {"python_env_env_extra": {"INTEGRADOR_SUPERVISOR_MARK": "restart-the-api"}}
+    changed = {"python_env_env_extra": {"APP_LABEL": "restart-the-api"}}
     result = converge(changed, "--tags", "api")
     assert result.rc == 0, result
     assert "integrador-api will be restarted" in result.output, result
@@ -156,7 +156,7 @@ def test_tags_api_restarts_the_api_only_when_env_changes(
     # The API (or its reloader's child) sees the new value through python-dotenv.
     children = host.run(f"pgrep -P {after}").stdout.split()
     environs = marker + "".join(host.run(f"tr '\\0' '\\n' < /proc/{c}/environ").stdout for c in children)
-    assert "INTEGRADOR_SUPERVISOR_MARK=restart-the-api" in environs
+    assert "APP_LABEL=restart-the-api" in environs
 
     try:
         again = converge(changed, "--tags", "api")

@@ -175,3 +175,27 @@ def test_list_and_boolean_values() -> None:
     )
     assert settings.debug is True
     assert load_settings({"DEBUG": "0"}).debug is False
+
+
+@pytest.mark.parametrize("key", ["INTEGRADOR_NOTE", "STRIPE_KEY", "API_PORT", "integrador_level"])
+def test_every_undeclared_key_is_refused_with_no_exception(isolated_settings: Path, key: str) -> None:
+    """As strict as the real backend (issue 24, 6): the demo once let `INTEGRADOR_*` and the
+    tests' own key names through, so tests of 'a key the user added' could not meet a refusal."""
+    from pydantic import ValidationError
+
+    from integrador_settings import validate_env_file
+
+    write(isolated_settings / ".env", f"DEBUG=true\n{key}=1\n")
+    with pytest.raises(ValidationError) as refused:
+        validate_env_file()
+    assert key.lower() in str(refused.value).lower() and "Extra inputs are not permitted" in str(
+        refused.value
+    )
+
+
+def test_declared_optional_keys_are_accepted(isolated_settings: Path) -> None:
+    from integrador_settings import validate_env_file
+
+    keys = ["LOG_LEVEL", "CELERY_BROKER_URL", "SENTRY_DSN", "STRIPE_API_KEY", "APP_LABEL", "MAIL_FROM"]
+    write(isolated_settings / ".env", "".join(f"{key}=x\n" for key in keys))
+    assert validate_env_file().log_level == "x"
