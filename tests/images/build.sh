@@ -81,4 +81,22 @@ fi
 build -q -t "$prefix/laptop:trixie" --build-arg BASE="$base" "$here/laptop"
 # TEST DOUBLE of Ollama's HTTP API (molecule/ollama only; never a stand-in for make dev).
 build -q -t "$prefix/ollama-double:latest" --build-arg BASE="$base" "$here/ollama-double"
+
+# The test laptops' wheelhouse (.config/molecule/config.yml mounts it read-only, PIP_FIND_LINKS
+# in molecule/shared/group_vars points pip at it): the demo backend's requirements, supervisor's
+# and the tests' own, as wheels for the laptops' Python, downloaded once per machine by a laptop
+# container. pip still reads the index, but takes a wheel of the same version from here (pip
+# lists find-links candidates first): no laptop downloads them again. (pip's own HTTP cache,
+# tried first, stays empty here: the proxy's answers carry no caching headers.)
+wheels=/var/tmp/integrador-itest-wheels
+repo="$(cd "$here/../.." && pwd)"
+install -d -m 0755 "$wheels"
+docker run --rm --entrypoint sh \
+  -v "$wheels:/wheels" -v "$repo:/repo:ro" \
+  -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
+  "$prefix/laptop:trixie" -c 'python3 -m venv /opt/pip && /opt/pip/bin/pip download --quiet \
+    --disable-pip-version-check --cert /etc/ssl/certs/ca-certificates.crt --dest /wheels \
+    -r /repo/examples/integrador/backend/requirements.txt \
+    -r /repo/roles/app_services/files/supervisor-requirements.txt six==1.17.0' >&2
+log "wheelhouse: $wheels ($(find "$wheels" -name '*.whl' | wc -l) wheels)"
 log "ready: $prefix/pgvector:pg16 $prefix/redis:7 $prefix/laptop:trixie $prefix/ollama-double:latest"
