@@ -47,7 +47,8 @@ export INTEGRADOR_MAKE_FOLLOW = $(value FOLLOW)
 export INTEGRADOR_MAKE_PURGE = $(value PURGE)
 export INTEGRADOR_MAKE_YES = $(value YES)
 export INTEGRADOR_MAKE_BACKUP = $(value BACKUP)
-integrador = $(VENV)/bin/integrador --make --converge='$(CONVERGE)'
+# (make -n before the first make installed it: the command is printed, as make -n prints the rest.)
+integrador = $(if $(findstring n,$(firstword -$(MAKEFLAGS))),$(if $(wildcard $(VENV)/bin/integrador),,echo ))$(VENV)/bin/integrador --make --converge='$(CONVERGE)'
 instance = --instance="$$INTEGRADOR_MAKE_INSTANCE"
 
 # The venv is installed from requirements.lock: the whole closure of requirements.txt, each

@@ -753,3 +753,17 @@ def test_a_completion_request_answers_as_click_does(home: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["plain,20250102T000000Z", "plain,20250101T000000Z"]
+
+
+def test_make_n_before_the_first_make_prints_the_command(tmp_path: Path) -> None:
+    """No tooling virtualenv yet: make -n prints the command it would run instead of failing."""
+    venv = tmp_path / "venv"
+    proc = subprocess.run(
+        ["make", "-s", "-n", "-C", str(REPO), f"VENV={venv}", "dev", "INSTANCE=b"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"{venv}/bin/integrador --make --converge=scripts/converge dev --instance=b --" in proc.stdout
+    assert not venv.exists()
