@@ -77,7 +77,8 @@ class InstanceType(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         raw = str(value)
-        word = raw.strip(MAKE_BLANKS) if from_make(ctx) else raw
+        # Blanks around are dropped, as make's $(strip) dropped them.
+        word = raw.strip(MAKE_BLANKS)
         if word == "" or INSTANCE_NAME.fullmatch(word):
             return word
         if from_make(ctx):
