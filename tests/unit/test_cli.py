@@ -768,3 +768,40 @@ def test_make_n_before_the_first_make_prints_the_command(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr
     assert f"{venv}/bin/integrador --make --converge=scripts/converge dev --instance=b --" in proc.stdout
     assert not venv.exists()
+
+
+def test_doctor_runs_the_preflight_alone_lists_the_problems_and_changes_nothing() -> None:
+    """The real playbooks/doctor.yml on this machine's inventory, its Docker endpoint one where no
+    engine answers: the checklist says so with the preflight's own message, the run fails (exit
+    status 1), and no task changed anything."""
+    playbook_bin = Path(sys.executable).with_name("ansible-playbook")
+    proc = subprocess.run(
+        [str(ENTRY), "--converge", str(playbook_bin), "doctor", "--"]
+        + ["-e", "integrador_docker_host=unix:///nonexistent/docker.sock"],
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED Docker engine does not answer" in proc.stdout, proc.stdout
+    assert "FAILED Cannot reach the Docker engine at unix:///nonexistent/docker.sock" in proc.stdout
+    assert "The preflight found" in proc.stdout and "Nothing was changed." in proc.stdout
+    assert re.search(r"\bchanged=0\b.*\bfailed=1\b", proc.stdout), proc.stdout
+
+
+def test_doctor_of_one_part_that_is_ready_passes() -> None:
+    """`-- --tags python`: the checkout (the demo backend) and Python only; no problem, exit 0."""
+    playbook_bin = Path(sys.executable).with_name("ansible-playbook")
+    proc = subprocess.run(
+        [str(ENTRY), "--converge", str(playbook_bin), "doctor", "--", "--tags", "python"],
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Docker engine (not checked: no container in this run)" in proc.stdout
+    assert "Everything the stack needs is there. Nothing was changed." in proc.stdout
