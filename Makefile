@@ -117,7 +117,7 @@ else
 test: molecule
 endif
 
-bench: $(STAMP) ## time the converges (bench/run.py; builds the images first, as make images)
+bench: $(STAMP) ## time the converges (bench/run.py; make images first)
 	@+$(integrador) bench
 
 # Day two (docs/day2.md): integrador status, logs, ... (integrador <verb> --help for each).

@@ -124,8 +124,7 @@ C = "scripts/converge"
         (
             ["bench", "--", "--runs", "3"],
             [
-                ["tests/images/build.sh"],
-                ["install", "-d", "-m", "1777", "/var/tmp/integrador-itest-pip"],
+                ["make", "--no-print-directory", "images"],
                 ["python", "bench/run.py", "--runs", "3"],
             ],
         ),
