@@ -89,10 +89,8 @@ workstation: ## a bare laptop's prerequisites: Docker engine, Python 3 with venv
 	@$(MAKE) --no-print-directory venv
 	@+$(integrador) workstation -- $(ARGS)
 
-images: ## build the local stand-in images the tests use (tests/images/build.sh)
+images: ## build the local stand-in images and the laptops' wheelhouse the tests use (tests/images/build.sh)
 	tests/images/build.sh
-	@# The test laptops' shared pip cache (.config/molecule/config.yml), writable by their user.
-	@install -d -m 1777 /var/tmp/integrador-itest-pip
 
 # Each stage prints its seconds ([stage] <name> <seconds> s), which .ci/run gathers.
 stage = t0=$$(date +%s); rc=0; { $(1); } || rc=$$?; echo "[stage] $(2) $$(( $$(date +%s) - t0 )) s"; exit $$rc
@@ -102,7 +100,7 @@ lint: $(STAMP) ## ansible-lint (production profile, .ansible-lint), yamllint thr
 	@$(call stage,ansible-lint && ruff check . && ruff format --check .,lint)
 
 unit: $(STAMP) ## the unit tests (pytest tests/unit, on two workers, one file per worker)
-	@$(call stage,pytest -n 2 --dist loadfile tests/unit,unit)
+	@$(call stage,pytest -n 2 --dist loadfile --durations=15 tests/unit,unit)
 
 # Side by side (tests/scenarios.py: every scenario has its own names and ports), two lanes;
 # SCENARIO=name runs one (or several: SCENARIO="redis day2").
