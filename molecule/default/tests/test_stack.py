@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ import docker
 import pytest
 import requests
 import websockets
-from conftest import USER_ENV, journal, known_task, redis_client, systemctl, unit_state
+from conftest import USER_ENV, journal, known_task, ran_tasks, redis_client, systemctl, unit_state
 
 # converge.yml gives this scenario a Redis password (test_secrets.py).
 REDIS_PASSWORD = "itest-redis-pass-Vm4"
@@ -94,14 +93,8 @@ def test_skip_tags_docker_leaves_the_containers_alone(
     assert docker_client.containers.get(db.name).attrs["State"]["Health"]["Status"] == "healthy"
 
 
-def tasks_that_ran(output: str) -> list[str]:
-    """Names of the tasks with a result other than skipping, from the default callback's output."""
-    ran = []
-    for block in output.split("\nTASK [")[1:]:
-        name, _, body = block.partition("]")
-        if re.search(r"^(ok|changed|fatal): ", body, re.MULTILINE):
-            ran.append(name)
-    return ran
+# Names of the tasks with a result other than skipping (molecule/conftest.py).
+tasks_that_ran = ran_tasks
 
 
 def test_no_change_run_executes_only_the_preflight_and_python_env(converge: Callable[..., Any]) -> None:
