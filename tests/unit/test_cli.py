@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from ansible.parsing.dataloader import DataLoader
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from playbook_stubs import argv_recorder, backup_printing_runner, write_stub
 
 from integrador_cli import main
 from integrador_cli.main import cli, unsafe_extra_vars
@@ -35,12 +35,6 @@ MAKE = ["make", "-s", "-C", str(REPO), "-o", ".venv/.requirements.txt"]
 # A folder name: any character but NUL (no argv or environment can hold it) and lone surrogates.
 NAMES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1)
 INSTANCE = re.compile(r"[a-z0-9][a-z0-9-]*")
-
-
-def write_stub(path: Path, body: str) -> Path:
-    path.write_text(f"#!{sys.executable}\n{body}")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
 
 
 # --- Click's runner: every verb's argv -----------------------------------------------------
@@ -293,14 +287,7 @@ def test_every_verb_has_help_with_examples() -> None:
 @pytest.fixture(scope="module")
 def argv_stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("stub")
-    return write_stub(
-        folder / "converge",
-        "import json, os, sys\n"
-        "files = {a[1:]: open(a[1:], encoding='utf-8').read() for a in sys.argv[1:] if a[:1] == '@'}\n"
-        "with open(os.environ['ARGV_OUT'], 'a', encoding='utf-8') as out:\n"
-        "    out.write(json.dumps([sys.argv[1:], files]) + '\\n')\n"
-        "sys.exit(int(os.environ.get('STUB_RC', '0')))\n",
-    )
+    return argv_recorder(folder)
 
 
 def run(
@@ -491,28 +478,7 @@ def test_they_ask_on_a_terminal(
 
 @pytest.fixture(scope="module")
 def playbook_stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("playbook")
-    playbook = folder / "print_backup.yml"
-    playbook.write_text(
-        "- name: The backup variable is written as received\n"
-        "  hosts: localhost\n"
-        "  gather_facts: false\n"
-        "  tasks:\n"
-        "    - name: Backup is written\n"
-        "      ansible.builtin.copy:\n"
-        "        content: '{{ backup }}'\n"
-        "        dest: \"{{ lookup('ansible.builtin.env', 'BACKUP_OUT') }}\"\n"
-        "        mode: '0600'\n"
-    )
-    playbook_bin = Path(sys.executable).with_name("ansible-playbook")
-    return write_stub(
-        folder / "converge",
-        "import os, sys\n"
-        "assert sys.argv[1] == 'playbooks/restore.yml', sys.argv\n"
-        f"cmd = [{str(playbook_bin)!r}, {str(playbook)!r}, '-i', 'localhost,', '-c', 'local',\n"
-        f"       '-e', 'ansible_python_interpreter={sys.executable}', *sys.argv[2:]]\n"
-        "os.execv(cmd[0], cmd)\n",
-    )
+    return backup_printing_runner(tmp_path_factory.mktemp("playbook"))
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -769,20 +735,24 @@ def test_make_n_before_the_first_make_prints_the_command(tmp_path: Path) -> None
     assert not venv.exists()
 
 
-def test_doctor_runs_the_preflight_alone_lists_the_problems_and_changes_nothing() -> None:
-    """The real playbooks/doctor.yml on this machine's inventory, its Docker endpoint one where no
-    engine answers: the checklist says so with the preflight's own message, the run fails (exit
-    status 1), and no task changed anything."""
+def doctor(*ansible_args: str) -> subprocess.CompletedProcess[str]:
+    """`integrador doctor -- ARGS` through the real entry point and the real ansible-playbook."""
     playbook_bin = Path(sys.executable).with_name("ansible-playbook")
-    proc = subprocess.run(
-        [str(ENTRY), "--converge", str(playbook_bin), "doctor", "--"]
-        + ["-e", "integrador_docker_host=unix:///nonexistent/docker.sock"],
+    return subprocess.run(
+        [str(ENTRY), "--converge", str(playbook_bin), "doctor", "--", *ansible_args],
         env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
     )
+
+
+def test_doctor_runs_the_preflight_alone_lists_the_problems_and_changes_nothing() -> None:
+    """The real playbooks/doctor.yml on this machine's inventory, its Docker endpoint one where no
+    engine answers: the checklist says so with the preflight's own message, the run fails (exit
+    status 1), and no task changed anything."""
+    proc = doctor("-e", "integrador_docker_host=unix:///nonexistent/docker.sock")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED Docker engine does not answer" in proc.stdout, proc.stdout
     assert "FAILED Cannot reach the Docker engine at unix:///nonexistent/docker.sock" in proc.stdout
@@ -792,15 +762,7 @@ def test_doctor_runs_the_preflight_alone_lists_the_problems_and_changes_nothing(
 
 def test_doctor_of_one_part_that_is_ready_passes() -> None:
     """`-- --tags python`: the checkout (the demo backend) and Python only; no problem, exit 0."""
-    playbook_bin = Path(sys.executable).with_name("ansible-playbook")
-    proc = subprocess.run(
-        [str(ENTRY), "--converge", str(playbook_bin), "doctor", "--", "--tags", "python"],
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    proc = doctor("--tags", "python")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Docker engine (not checked: no container in this run)" in proc.stdout
     assert "Everything the stack needs is there. Nothing was changed." in proc.stdout

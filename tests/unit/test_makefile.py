@@ -15,15 +15,14 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from ansible.parsing.dataloader import DataLoader
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from playbook_stubs import argv_recorder, backup_printing_runner, write_stub
 
 REPO = Path(__file__).resolve().parents[2]
 MAKE = ["make", "-s", "-C", str(REPO), "-o", ".venv/.requirements.txt"]
@@ -37,22 +36,10 @@ MAKE_BLANKS = " \t\n\r\v\f"
 MESSAGE = "is not understood: PURGE=1 (or true, yes) removes the containers and volumes"
 
 
-def write_stub(path: Path, body: str) -> Path:
-    path.write_text(f"#!{sys.executable}\n{body}")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
-
-
 @pytest.fixture(scope="module")
 def argv_stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("stub")
-    return write_stub(
-        folder / "converge",
-        "import json, os, sys\n"
-        "files = {a[1:]: open(a[1:], encoding='utf-8').read() for a in sys.argv[1:] if a[:1] == '@'}\n"
-        "with open(os.environ['ARGV_OUT'], 'a', encoding='utf-8') as out:\n"
-        "    out.write(json.dumps([sys.argv[1:], files]) + '\\n')\n",
-    )
+    return argv_recorder(folder)
 
 
 def run_make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -229,28 +216,7 @@ def test_backup_from_the_environment_arrives_exactly(argv_stub: Path, tmp_path: 
 
 @pytest.fixture(scope="module")
 def playbook_stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("playbook")
-    playbook = folder / "print_backup.yml"
-    playbook.write_text(
-        "- name: The backup variable is written as received\n"
-        "  hosts: localhost\n"
-        "  gather_facts: false\n"
-        "  tasks:\n"
-        "    - name: Backup is written\n"
-        "      ansible.builtin.copy:\n"
-        "        content: '{{ backup }}'\n"
-        "        dest: \"{{ lookup('ansible.builtin.env', 'BACKUP_OUT') }}\"\n"
-        "        mode: '0600'\n"
-    )
-    playbook_bin = Path(sys.executable).with_name("ansible-playbook")
-    return write_stub(
-        folder / "converge",
-        "import os, sys\n"
-        "assert sys.argv[1] == 'playbooks/restore.yml', sys.argv\n"
-        f"cmd = [{str(playbook_bin)!r}, {str(playbook)!r}, '-i', 'localhost,', '-c', 'local',\n"
-        f"       '-e', 'ansible_python_interpreter={sys.executable}', *sys.argv[2:]]\n"
-        "os.execv(cmd[0], cmd)\n",
-    )
+    return backup_printing_runner(tmp_path_factory.mktemp("playbook"))
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
