@@ -11,6 +11,7 @@ import hmac
 import os
 import platform
 import pwd
+import re
 import shutil
 import stringprep
 import subprocess
@@ -28,6 +29,7 @@ from ansible.module_utils.integrador_ports import (
     owned_by,
     port_owner,
     port_problem,
+    supervisor_roots,
 )
 from ansible.module_utils.integrador_python import (
     checkout_problem,
@@ -60,6 +62,9 @@ description:
     (the virtualenv's own, or one to build it with).
   - A systemd user manager answers (Linux; with a hint for WSL); each service's port
     is free or held by its unit.
+  - Where supervisord runs the services (O(manager=auto) without a user manager, or
+    O(manager=supervisor)), each service's port is free or held by a process of the stack's own
+    supervisord (read from O(units[].supervisor_dir)); Linux.
   - Returns the state it read (containers, images, volumes, units, health URLs, user
     facts), so the roles skip their own inspection on a run without changes.
   - Never changes anything.
@@ -148,12 +153,28 @@ options:
     type: str
     default: ""
   units:
-    description: systemd user units of the services (Linux); needs a user manager.
+    description:
+      - The services (Linux), as systemd user units (which need a user manager) or supervisord programs.
     type: list
     elements: dict
     default: []
     suboptions:
-      unit: {description: Unit name., type: str, required: true}
+      unit: {description: systemd unit name., type: str, required: true}
+      program:
+        description:
+          - supervisord program of the service (named in messages); default the unit's name without
+            C(.service).
+        type: str
+      supervisor_dir:
+        description:
+          - Folder of the stack's supervisord (app_services_supervisor_dir; a leading C(~) is the user's
+            home), where app_services keeps C(supervisord.conf), C(supervisord.pid) and each program's
+            C(<program>.pgid).
+          - Under supervisord, a port is the service's own when it is held by that supervisord's
+            descendants (its programs and their children, such as uvicorn --reload's worker) or by a
+            process left in a program's recorded process group. Without it, or when that supervisord
+            does not run, no holder is the stack's.
+        type: str
       port: {description: Port the service listens on (checked when given)., type: raw}
       port_var: {description: Variable that sets the port., type: str}
       bind_address: {description: Address the service binds., type: str, default: 127.0.0.1}
@@ -166,10 +187,13 @@ options:
   manager:
     description:
       - C(auto) takes supervisord (result C(manager=supervisor)) where no systemd user manager answers
-        and lingering would not start one; C(systemd) reports that as a problem.
+        and lingering would not start one; C(systemd) reports that as a problem; C(supervisor) asks no
+        systemd user manager.
+      - Under supervisord the service ports are checked against the stack's supervisord
+        (O(units[].supervisor_dir)).
     type: str
     default: systemd
-    choices: [auto, systemd]
+    choices: [auto, systemd, supervisor]
   ports:
     description: Check that the ports are free or already the stack's (a converge binds them).
     type: bool
@@ -561,8 +585,12 @@ class Preflight:
         linger = bool(self.user and os.path.exists(f"/var/lib/systemd/linger/{self.user.pw_name}"))
         states: dict[str, Any] = {}
         auto = self.params.get("manager") == "auto"
-        self.manager = "" if not specs else "supervisor" if auto else "systemd"
+        supervisor = self.params.get("manager") == "supervisor"
+        self.manager = "" if not specs else "supervisor" if auto or supervisor else "systemd"
         if not specs or platform.system() != "Linux":
+            return states, linger
+        if supervisor:
+            self.supervisor_ports(specs)
             return states, linger
         self.manager = "systemd"
         env = dict(os.environ)
@@ -585,8 +613,9 @@ class Preflight:
             starts = self.params["linger"] and not linger and os.path.isdir("/run/systemd/system")
             if auto and not starts:
                 # No user manager here (a container, WSL without systemd): supervisord runs
-                # the services; app_services checks their ports itself.
+                # the services, and their ports are checked against it.
                 self.manager = "supervisor"
+                self.supervisor_ports(specs)
             elif not (self.params["linger"] and not linger):
                 self.problems.append(self.no_user_manager(answer))
             return states, linger
@@ -606,6 +635,31 @@ class Preflight:
                     [s["unit"] for s in specs],
                 )
         return states, linger
+
+    def supervisor_ports(self, specs: list[dict[str, Any]]) -> None:
+        """Each service's port is free or held by the stack's own supervisord: one of its programs,
+        their children (uvicorn --reload serves from a child of the program's main process), or
+        what is left in a program's recorded process group. A supervisord that does not run holds
+        nothing: a listener is then another program's (app_services would fail to start there)."""
+        home = self.user.pw_dir if self.user else os.path.expanduser("~")
+        programs = {
+            spec["unit"]: spec.get("program") or re.sub(r"\.service$", "", spec["unit"]) for spec in specs
+        }
+        ours: set[int] = set()
+        for folder in {spec.get("supervisor_dir") or "" for spec in specs} - {""}:
+            # As app_services reads app_services_supervisor_dir: a leading ~ is the user's home.
+            if folder == "~" or folder.startswith("~/"):
+                folder = home + folder[1:]
+            ours |= supervisor_roots(folder.rstrip("/") or "/", list(programs.values()))
+        for spec in specs:
+            if spec.get("valid", True):
+                self.port_free(
+                    spec.get("port"),
+                    spec["bind_address"],
+                    spec.get("port_var"),
+                    f"supervisord's {programs[spec['unit']]} program",
+                    ours,
+                )
 
     def no_user_manager(self, answer: str) -> str:
         name = self.user.pw_name if self.user else getpass.getuser()
@@ -675,6 +729,8 @@ def main() -> None:
     }
     unit_spec = {
         "unit": {"type": "str", "required": True},
+        "program": {"type": "str"},
+        "supervisor_dir": {"type": "str"},
         "port": {"type": "raw"},
         "port_var": {"type": "str"},
         "bind_address": {"type": "str", "default": "127.0.0.1"},
@@ -692,7 +748,7 @@ def main() -> None:
             "venv": {"type": "str", "default": ""},
             "units": {"type": "list", "elements": "dict", "default": [], "options": unit_spec},
             "linger": {"type": "bool", "default": False},
-            "manager": {"type": "str", "default": "systemd", "choices": ["auto", "systemd"]},
+            "manager": {"type": "str", "default": "systemd", "choices": ["auto", "systemd", "supervisor"]},
             "ports": {"type": "bool", "default": True},
             "allow_insecure_exposure": {"type": "bool", "default": False},
             "fail_on_problems": {"type": "bool", "default": True},

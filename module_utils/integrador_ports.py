@@ -228,3 +228,61 @@ def owned_by(pid: int | None, roots: set[int] | list[int], units: list[str] | No
         if current <= 1:
             return False
     return False
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _runs_supervisord_with(pid: int, config: str) -> bool:
+    """Whether the process is a supervisord started with this configuration file (the pid of a
+    supervisord that died is taken by another process sooner or later)."""
+    argv = _cmdline(pid)
+    if not any(os.path.basename(arg).startswith("supervisord") for arg in argv):
+        return False
+    wanted = os.path.realpath(config)
+    for arg in argv:
+        for prefix in ("--configuration=", "-c"):
+            if arg.startswith(prefix) and len(arg) > len(prefix):
+                arg = arg[len(prefix) :]
+                break
+        if os.path.isabs(arg) and os.path.realpath(arg) == wanted:
+            return True
+    return False
+
+
+def supervisor_roots(folder: str, programs: list[str]) -> set[int]:
+    """The roots (for owned_by) of the processes the stack's supervisord runs: the supervisord whose
+    config, pid file and program records are in folder (app_services_supervisor_dir), and the process
+    group each of its programs' starts recorded in `<program>.pgid`. Every program and the children
+    it starts (uvicorn --reload's worker) descend from supervisord; a group whose leader died (a
+    kill -9 of the program's main process) keeps its workers, which still hold the program's port.
+    Empty when that supervisord does not run: then nothing is the stack's. Linux /proc only."""
+    try:
+        with open(os.path.join(folder, "supervisord.pid"), encoding="ascii") as handle:
+            daemon = int(handle.read().strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return set()
+    if daemon <= 1 or not _runs_supervisord_with(daemon, os.path.join(folder, "supervisord.conf")):
+        return set()
+    roots = {daemon}
+    for program in programs:
+        try:
+            with open(os.path.join(folder, f"{program}.pgid"), encoding="ascii") as handle:
+                pgid = int(handle.read().strip())
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        if pgid <= 1:
+            continue
+        fields = _stat_fields(pgid)
+        # A live leader is the program's main process while supervisord is its parent (otherwise
+        # the pid was reused); a dead leader's pid is not given to another process while its
+        # group lives on, so the group is still the program's.
+        if fields is None or (len(fields) > 1 and fields[1] == str(daemon)):
+            roots.add(pgid)
+    return roots

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -703,6 +705,65 @@ def test_bash_completes_verbs_services_backups_and_instances(home: Path) -> None
     assert bash_complete(home, "status", "--instance", "") == ["b", "feature-2"]
 
 
+def shell_env(home: Path) -> dict[str, str]:
+    return dict(os.environ, HOME=str(home), PATH=f"{ENTRY.parent}{os.pathsep}{os.environ['PATH']}")
+
+
+def zsh_complete(home: Path, *words: str) -> list[str]:
+    """What real zsh completes for `integrador <words>` through the script `integrador completion
+    zsh` prints, run as compinit would run it (the words in $words, the cursor in $CURRENT);
+    zsh's completion builtins that would show the candidates (_describe, compadd) print them."""
+    script = (
+        "compdef() { :; }\n"  # compinit's registration, a no-op outside an interactive shell
+        'eval "$(integrador completion zsh)"\n'
+        "_describe() { local name=$3; print -rl -- ${(@)${(@P)name}%%:*} }\n"
+        "compadd() { local name=${@[-1]}; print -rl -- ${(@P)name} }\n"
+        'words=(integrador "$@"); CURRENT=$(( $# + 1 ))\n'
+        "_integrador_completion\n"
+    )
+    proc = subprocess.run(
+        ["zsh", "-f", "-c", script, "zsh", *words],
+        env=shell_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [line for line in proc.stdout.splitlines() if line]
+
+
+def fish_complete(home: Path, line: str) -> list[str]:
+    """What real fish completes for the command line `line` (its own `complete -C`), with the
+    script `integrador completion fish` prints loaded; the candidates without descriptions."""
+    script = "integrador completion fish | source; complete -C $argv[1]"
+    proc = subprocess.run(
+        ["fish", "--no-config", "-c", script, line],
+        env=shell_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [entry.split("\t")[0] for entry in proc.stdout.splitlines() if entry]
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed (.ci/run installs it)")
+def test_zsh_completes_verbs_services_backups_and_instances(home: Path) -> None:
+    assert {"dev", "status", "restore", "redis-cli", "doctor"} <= set(zsh_complete(home, ""))
+    assert zsh_complete(home, "logs", "--service", "") == ["api", "ws", "db", "redis"]
+    assert zsh_complete(home, "restore", "") == ["latest", "20250102T000000Z", "20250101T000000Z"]
+    assert zsh_complete(home, "status", "--instance", "") == ["b", "feature-2"]
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed (.ci/run installs it)")
+def test_fish_completes_verbs_services_backups_and_instances(home: Path) -> None:
+    assert {"dev", "status", "restore", "redis-cli", "doctor"} <= set(fish_complete(home, "integrador "))
+    # fish sorts the candidates itself.
+    assert fish_complete(home, "integrador logs --service ") == ["api", "db", "redis", "ws"]
+    assert fish_complete(home, "integrador restore 2025") == ["20250101T000000Z", "20250102T000000Z"]
+    assert fish_complete(home, "integrador status --instance ") == ["b", "feature-2"]
+
+
 def test_a_completion_request_answers_as_click_does(home: Path) -> None:
     proc = subprocess.run(
         [str(ENTRY)],
@@ -750,10 +811,23 @@ def doctor(*ansible_args: str) -> subprocess.CompletedProcess[str]:
 
 def test_doctor_runs_the_preflight_alone_lists_the_problems_and_changes_nothing() -> None:
     """The real playbooks/doctor.yml on this machine's inventory, its Docker endpoint one where no
-    engine answers: the checklist says so with the preflight's own message, the run fails (exit
-    status 1), and no task changed anything."""
-    proc = doctor("-e", "integrador_docker_host=unix:///nonexistent/docker.sock")
+    engine answers and the API's port held by another program (this test): the checklist names
+    both with the preflight's own messages and fixes, the run fails (exit status 1), and no task
+    changed anything (issue 26's done-when)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        proc = doctor(
+            "-e",
+            "integrador_docker_host=unix:///nonexistent/docker.sock",
+            "-e",
+            f"app_services_api_port={port}",
+        )
     assert proc.returncode == 1, proc.stdout + proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert f"Port {port} on 127.0.0.1 is already taken by" in said, proc.stdout
+    assert "set app_services_api_port to a free port" in said, proc.stdout
     assert "FAILED Docker engine does not answer" in proc.stdout, proc.stdout
     assert "FAILED Cannot reach the Docker engine at unix:///nonexistent/docker.sock" in proc.stdout
     assert "The preflight found" in proc.stdout and "Nothing was changed." in proc.stdout

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PROJECT, LaptopPaths, run_playbook, scenario_vars
+from conftest import PROJECT, LaptopPaths, occupied_port, run_playbook, scenario_vars
 from conftest import wait_healthy as shared_wait_healthy
 
 PLAYBOOKS = PROJECT / "playbooks"
@@ -166,6 +166,30 @@ def test_tags_api_restarts_the_api_only_when_env_changes(
         restored = converge({}, "--tags", "api")
     assert restored.rc == 0, restored
     assert status(host)["integrador-ws"][1] == ws_pid, "the gateway was restarted"
+
+
+def test_doctor_names_a_service_port_taken_by_another_program(host: Any, api: str, gateway: str) -> None:
+    """Issue 26: under supervisord the doctor (the preflight alone) skipped the service ports. On
+    the running stack both ports are held by the stack's own programs (uvicorn --reload's workers):
+    no problem. A port taken by another program is named with its holder and its fix."""
+    assert port_holders(host, api) and port_holders(host, gateway), "the services do not listen"
+    healthy = run_playbook(PLAYBOOKS / "doctor.yml")
+    assert healthy.rc == 0, healthy
+    assert "Everything the stack needs is there. Nothing was changed." in healthy.output, healthy
+    assert "already taken" not in healthy.output, healthy
+
+    # The squatter runs on the laptop, as the developer's own program would.
+    with occupied_port(host) as port:
+        taken = run_playbook(PLAYBOOKS / "doctor.yml", {"app_services_ws_port": port})
+    assert taken.rc != 0, taken
+    assert f"FAILED Port {port} on 127.0.0.1 is already taken by python3 (pid" in taken.output, taken
+    assert (
+        "not by supervisord's integrador-ws program. Stop that program, or set app_services_ws_port "
+        "to a free port." in taken.output
+    ), taken
+    api_port = api.rsplit(":", 1)[1]
+    assert f"Port {api_port} on" not in taken.output, taken  # the API's own port is fine
+    assert re.search(r"\bchanged=0\b", taken.output), taken
 
 
 def test_status_logs_and_down_work_with_supervisord(
