@@ -23,19 +23,34 @@ both units, the API's and the gateway's health URLs):
   j2 restore ahead    restoring that backup is expected to be refused before anything changes
   k1 dev after        the next make dev converges in full (a restore forgets the fast path)
   k2 no change        expect changed=0 (the fast path)
+  l1 requirement      six==1.16.0 appended to backend/requirements.txt (a pull); l2 no change
+  m1 -c file          six unpinned, pinned to 1.17.0 in a constraints file it names (-c);
+  m2 -c changed       only that file changed (1.16.0); m3 no change; m4 the pull reverted
+  n1 migration        an Alembic revision on top of the head: applied once; n2 no change;
+                      n3 it and its table gone again
+  o1 api port         app_services_api_port moved by 5: the API answers there, not on the
+                      old port; o2 no change with it; o3 back
+  p1 ollama on        integrador_ollama with the tests' double of Ollama: the services'
+                      MainPIDs unchanged; p2 off again; p3 no change
+  r1 docker context   integrador_docker_host empty, a Docker context naming the engine made
+                      current (as `docker context use`); r2 no change; r3 a context naming a
+                      socket with no engine: expected to fail naming it; r4 back; r5 unset
+  s1 reset            playbooks/reset.yml (confirmed): a backup, then a fresh database;
+                      s2 the next make dev; s3 no change
 Never asserts: prints a table, what failed (task and message) and what the first converge
 read from the checkout. Every run's output is written to --logs.
 
     .venv/bin/python bench/real_checkout.py [--checkout /tmp/realcheckout] [--keep] [--logs DIR] [--profile]
 
-Everything it creates is named realco (laptop-realco, realco_db, realco_redis, realco_pgdata,
-realco_redisdata) on ports 25432, 26380, 28000 and 28001; all of it is removed at the end
-unless --keep.
+Everything it creates is named realco (laptop-realco, realco_db, realco_redis, realco_ollama,
+realco_pgdata, realco_redisdata, realco_models) on ports 25432, 26380, 28000, 28001 (28005
+when moved) and 21499; all of it is removed at the end unless --keep.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shlex
@@ -54,7 +69,7 @@ import docker.errors
 ROOT = Path(__file__).resolve().parent.parent
 LAPTOP = "laptop-realco"
 DB, REDIS = "realco_db", "realco_redis"
-VOLUMES = ("realco_pgdata", "realco_redisdata")
+VOLUMES = ("realco_pgdata", "realco_redisdata", "realco_models")
 API_PORT, WS_PORT = 28000, 28001
 VENV = "/home/dev/.realco-ansible"
 INVENTORY = "/home/dev/realco-inventory/hosts.yml"
@@ -78,6 +93,16 @@ EXTRA_VARS: dict[str, Any] = {
     "redis_volume": VOLUMES[1],
     "python_env_pip_environment": {"PIP_CERT": CA_BUNDLE},
     "ansible_python_interpreter": "/usr/bin/python3",
+}
+# Ollama switched on for the live stack: the tests' double of its API, never the real image.
+OLLAMA: dict[str, Any] = {
+    "integrador_ollama": True,
+    "ollama_image": "integrador-test/ollama-double:latest",
+    "ollama_models": ["all-minilm:22m"],
+    "ollama_model_sizes_mb": {"all-minilm:22m": 50},
+    "ollama_container_name": "realco_ollama",
+    "ollama_volume": "realco_models",
+    "ollama_port": 21499,
 }
 SUMMARY_TASK = "What was read from the checkout is reported"
 SUMMARY_KEYS = ("DATABASE_URL", "Migrations", "Seed", "Health paths")
@@ -129,7 +154,7 @@ def ansible_version(name: str) -> str:
 
 def remove_all() -> None:
     """Only what this script names: the laptop (and with it the units), the two containers, the volumes."""
-    for name in (LAPTOP, DB, REDIS):
+    for name in (LAPTOP, DB, REDIS, OLLAMA["ollama_container_name"]):
         try:
             client.containers.get(name).remove(force=True)
         except docker.errors.NotFound:
@@ -457,6 +482,95 @@ def run_sequence(steps: list[Step], logs: Path, profile: bool) -> None:
     why = [line.strip() for line in after.output.splitlines() if "Full converge:" in line]
     after.notes.append(why[0][:200] if why else "no 'Full converge:' line (ended on the fast path?)")
     step("k2 no change")
+    more_changes(step, pid_note)
+
+
+def more_changes(step: Any, pid_note: Any) -> None:
+    """The rest of issue 23's change matrix on the live stack, each followed by a run that
+    should end on the fast path: a pull that changes what pip installs, a migration added, a
+    port setting, Ollama on and off, `docker context use`, make reset."""
+    requirements = f"{ROOT_IN_LAPTOP}/backend/requirements.txt"
+    constraints = f"{ROOT_IN_LAPTOP}/backend/constraints.txt"
+    six = f"{ROOT_IN_LAPTOP}/backend/.venv/bin/python -c 'import six; print(six.__version__)'"
+    laptop_exec(f"cp {requirements} /tmp/requirements.orig && echo 'six==1.16.0' >> {requirements}")
+    added = step("l1 requirement added")
+    added.notes.append(f"six {laptop_run(six)[1].strip()}")
+    step("l2 no change")
+    laptop_exec(
+        f"cp /tmp/requirements.orig {requirements} && printf 'six\\n-c constraints.txt\\n' >> {requirements}"
+        f" && echo 'six==1.17.0' > {constraints}"
+    )
+    moved = step("m1 pin in -c file")
+    moved.notes.append(f"six {laptop_run(six)[1].strip()}")
+    laptop_exec(f"echo 'six==1.16.0' > {constraints}")
+    only = step("m2 -c file changed")
+    only.notes.append(f"six {laptop_run(six)[1].strip()}")
+    step("m3 no change")
+    laptop_exec(f"cp /tmp/requirements.orig {requirements} && rm -f {constraints}")
+    step("m4 pull reverted")
+
+    head = psql("select version_num from alembic_version")
+    migration = f"{ROOT_IN_LAPTOP}/backend/alembic/versions/zz_bench_note.py"
+    laptop_exec(
+        f"cat > {migration} <<'EOF'\n"
+        f'revision = "zz_bench_note"\ndown_revision = "{head}"\nbranch_labels = None\ndepends_on = None\n'
+        "from alembic import op\n\n\ndef upgrade():\n"
+        '    op.execute("CREATE TABLE zz_bench_note (id serial PRIMARY KEY)")\n\n\n'
+        "def downgrade():\n"
+        '    op.execute("DROP TABLE zz_bench_note")\nEOF'
+    )
+    migrated = step("n1 migration added")
+    migrated.notes.append(database_note())
+    table = psql("select to_regclass('zz_bench_note')")
+    migrated.notes.append(f"zz_bench_note table: {table or 'NOT THERE'}")
+    step("n2 no change")
+    laptop_exec(f"rm -f {migration}")
+    psql("drop table if exists zz_bench_note")
+    psql(f"update alembic_version set version_num = '{head}'")
+    step("n3 migration gone")
+
+    elsewhere = json.dumps({"app_services_api_port": API_PORT + 5})
+    port = step("o1 api port +5", elsewhere)
+    port.notes.append(
+        f"api health on {API_PORT + 5}: {http_status(f'http://127.0.0.1:{API_PORT + 5}/api/health')}, "
+        f"on {API_PORT}: {http_status(f'http://127.0.0.1:{API_PORT}/api/health')}"
+    )
+    step("o2 no change", elsewhere)
+    before = step("o3 port back")
+    on = step("p1 ollama on", json.dumps(OLLAMA))
+    pid_note(before, on)
+    off = step("p2 ollama off")
+    pid_note(before, off)
+    step("p3 no change")
+
+    engine, gone = "realco-engine", "realco-gone"
+    unset = json.dumps({"integrador_docker_host": ""})
+
+    def use_context(name: str, host: str) -> None:
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        meta = {"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}
+        laptop_exec(
+            f"mkdir -p ~/.docker/contexts/meta/{digest} && echo {shlex.quote(json.dumps(meta))} "
+            f"> ~/.docker/contexts/meta/{digest}/meta.json && "
+            f"echo {shlex.quote(json.dumps({'currentContext': name}))} > ~/.docker/config.json"
+        )
+
+    use_context(engine, "unix:///docker.sock")
+    step("r1 docker context", unset)
+    step("r2 no change", unset)
+    use_context(gone, "unix:///run/realco-gone.sock")
+    refused = step("r3 context use gone", unset)
+    named = [line.strip() for line in refused.output.splitlines() if gone in line]
+    refused.notes.append(named[0][:240] if named else "the context is NOT named")
+    use_context(engine, "unix:///docker.sock")
+    step("r4 context back", unset)
+    laptop_exec("rm -rf ~/.docker")
+    step("r5 setting back")
+
+    reset = step("s1 reset", json.dumps({"integrador_reset_confirmed": True}), playbook="reset.yml")
+    reset.notes.append(database_note())
+    step("s2 dev after reset")
+    step("s3 no change")
 
 
 def psql(query: str) -> str:

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_docker import DockerError, connect
+from ansible.module_utils.integrador_docker_context import resolve as resolve_docker_context
 from ansible.module_utils.integrador_ports import port_in_use
 from ansible.module_utils.integrador_probe import docker_health, docker_start, http_get, postgres, redis
 
@@ -351,6 +352,8 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
     changed = [path for path, digest in stamp.get("watch", {}).items() if now.get(path) != digest]
     if changed:
         raise NotFast(f"{changed[0]} changed since the last converge")
+    if stamp.get("docker_context") != docker_context():
+        raise NotFast("the Docker endpoint or context (docker context use) changed since the last converge")
 
     containers = stamp.get("containers", [])
     docker_host = stamp.get("docker_host", "")
@@ -458,6 +461,19 @@ def stopped_containers(
     return stopped, passwords
 
 
+def docker_context() -> list[str]:
+    """The engine the docker CLI would use on this host (DOCKER_HOST, DOCKER_CONTEXT, the current
+    context of DOCKER_CONFIG's config.json and that context's endpoint), resolved HERE: on the
+    target, where the preflight resolves it too. The action plugin's fingerprint resolves it on
+    the controller, which is this host only on a local connection; a `docker context use` on a
+    team VM must end that VM's fast path as well."""
+    try:
+        endpoint = resolve_docker_context(os.environ, os.path.expanduser("~"))
+    except Exception as exc:  # noqa: BLE001 - an unresolvable context is an input as such
+        return [f"{type(exc).__name__}: {exc}"]
+    return [str(part) for part in endpoint]
+
+
 def record(params: dict[str, Any]) -> dict[str, Any]:
     containers = []
     # The endpoint as resolved now (a Docker context may name it): the check starts containers there.
@@ -485,6 +501,7 @@ def record(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "version": VERSION,
         "inputs": params["inputs"],
+        "docker_context": docker_context(),
         "watch": digests(params["watch"]),
         "docker_host": docker_host,
         "containers": containers,

@@ -10,12 +10,17 @@ PostgreSQL and Redis in the default laptop."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import docker
 import pytest
-from conftest import USER_ENV, journal, main_pid, sql
+import requests
+from conftest import PREFLIGHT_TASK, USER_ENV, journal, known_task, main_pid, ran_tasks, sql, wait_healthy
 from test_fast_path import fast
 from test_stack import all_green
 
@@ -185,3 +190,106 @@ def test_a_service_whose_reload_worker_died_is_restarted_once_by_the_next_run(
     assert main_pid(host, API) != reloader
     assert all_green(test_vars)
     assert fast(converge())
+
+
+def listening(host: Any, port: int) -> bool:
+    return host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc == 0
+
+
+def test_a_port_setting_changed_moves_the_service_and_frees_the_old_port(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    """A setting changed on the running stack (app_services_api_port): the API answers on the
+    new port, nothing listens on the old one any more, and the next run with the new setting
+    is changed=0 on the fast path; going back does the same."""
+    old = test_vars["app_services_api_port"]
+    new = old + 7  # inside this scenario's port block (molecule/shared/group_vars)
+    settled(host, converge)
+    moved = {"app_services_api_port": new}
+    result = converge(moved)
+    assert result.rc == 0 and not fast(result), result
+    assert wait_healthy(f"http://127.0.0.1:{new}/api/health"), f"{result}{journal(host, API)}"
+    assert not listening(host, old), f"port {old} still held after the API moved to {new}"
+    again = converge(moved)
+    assert again.rc == 0 and again.changed == 0 and fast(again), again
+    settled(host, converge)
+    assert wait_healthy(f"http://127.0.0.1:{old}/api/health")
+    assert not listening(host, new)
+
+
+OLLAMA = {
+    "integrador_ollama": True,
+    "ollama_image": "integrador-test/ollama-double:latest",  # the tests' double of Ollama's API
+    "ollama_models": ["all-minilm:22m"],
+    "ollama_model_sizes_mb": {"all-minilm:22m": 50},
+}
+
+
+def test_ollama_switched_on_then_off_never_restarts_the_services_nor_deletes_its_models(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any], docker_client: docker.DockerClient
+) -> None:
+    """Ollama switched on for the running stack: its container answers with the model, the API
+    and gateway keep running (Ollama is not in their .env). Switched off again: the next runs are
+    changed=0, the fast path answers again, and the container with its pulled models is left
+    as it is (a setting never deletes data; `make down PURGE=1` with it on removes them)."""
+    name, volume = f"{test_vars['itest_prefix']}_ollama", f"{test_vars['itest_prefix']}_models"
+    port = 21434 + test_vars["itest_port_offset"]
+    on = {**OLLAMA, "ollama_container_name": name, "ollama_volume": volume, "ollama_port": port}
+    before = settled(host, converge)
+    try:
+        result = converge(on)
+        # With Ollama on every run converges in full (dev.yml): the fast path's check is skipped.
+        ran = ran_tasks(result.output)
+        assert result.rc == 0 and any(known_task(PREFLIGHT_TASK) in name for name in ran), result
+        assert f"Ollama      http://127.0.0.1:{port}" in result.output, result
+        tags = requests.get(f"http://127.0.0.1:{port}/api/tags", timeout=5).json()
+        assert "all-minilm:22m" in [model["name"] for model in tags["models"]], tags
+        assert pids(host) == before
+        assert converge(on).changed == 0
+        assert settled(host, converge) == before
+        assert docker_client.containers.get(name).status == "running"
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(name).remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.volumes.get(volume).remove(force=True)
+
+
+def use_context(host: Any, name: str, endpoint: str) -> None:
+    """What `docker context create NAME --docker host=ENDPOINT && docker context use NAME` leave
+    in ~/.docker (the laptop has no docker CLI; the tool reads these files itself)."""
+    meta = f"~/.docker/contexts/meta/{hashlib.sha256(name.encode()).hexdigest()}"
+    document = {
+        "Name": name,
+        "Metadata": {},
+        "Endpoints": {"docker": {"Host": endpoint, "SkipTLSVerify": False}},
+    }
+    host.run(f"mkdir -p {meta} && echo '{json.dumps(document)}' > {meta}/meta.json")
+    host.run(f"echo '{json.dumps({'currentContext': name})}' > ~/.docker/config.json")
+
+
+def test_docker_context_use_sends_the_next_run_to_that_engine(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
+) -> None:
+    """`docker context use other` on a running stack (nothing else set: integrador_docker_host
+    empty, as for a user who never set it). The next run goes to the engine that context names:
+    here a socket with no engine behind it, so the run stops naming the context and the socket,
+    and changes nothing. Before, currentContext was not part of the fast path's fingerprint: the
+    fast path answered ok on the old engine while the CLI pointed at the new one."""
+    unset = {"integrador_docker_host": ""}
+    engine = test_vars["integrador_docker_host"]
+    try:
+        use_context(host, "itest-engine", engine)
+        before = settled(host, converge, unset)
+        use_context(host, "itest-gone", "unix:///run/itest-gone.sock")
+        result = converge(unset)
+        assert result.rc != 0 and not fast(result), result
+        assert "itest-gone" in result.output and "/run/itest-gone.sock" in result.output, result
+        assert pids(host) == before
+        use_context(host, "itest-engine", engine)
+        back = converge(unset)
+        assert back.rc == 0 and back.changed == 0, back
+        assert pids(host) == before and all_green(test_vars)
+    finally:
+        host.run("rm -rf ~/.docker")
+    settled(host, converge)

@@ -182,28 +182,43 @@ def test_deleted_secret_alone_is_regenerated(
     wait_all_green(test_vars)
 
 
-def test_added_requirement_installs_once_and_restarts_each_service_once(
+def test_each_pull_that_changes_what_pip_installs_installs_once_and_restarts_each_service_once(
     host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
 ) -> None:
+    """Issue 23's rows for a `git pull` that touches the Python dependencies, one after the
+    other on the running stack: a requirement added (pinned), then its pin changed and moved to
+    a constraints file (`-c`, which pip reads), then only that constraints file changed. Each is
+    installed by the next run (the version in the venv), restarts each service exactly once,
+    and the run after it is changed=0 on the fast path. The last row failed before constraints
+    files were read: the file was not watched, so nothing was reinstalled."""
     reqs = PATHS.requirements
+    constraints = f"{PATHS.backend}/constraints.txt"
+    original = host.file(reqs).content_string
+    pulls = [
+        ("a requirement added", "six==1.16.0\n", None, "1.16.0"),
+        ("its pin changed, in a constraints file", "six\n-c constraints.txt\n", "six==1.17.0\n", "1.17.0"),
+        ("only the constraints file changed", "six\n-c constraints.txt\n", "six==1.16.0\n", "1.16.0"),
+    ]
     settle(converge)
-    host.run(f"cp {reqs} /tmp/requirements.orig && echo 'six==1.17.0' >> {reqs}")
     try:
-        since = int(host.check_output("date +%s"))
-        time.sleep(1)
-        first = converge()
-        assert first.rc == 0, first
-        wait_all_green(test_vars)
-        host.check_output(f"{VENV}/bin/python -c 'import six'")
-        for unit in ("integrador-api.service", "integrador-ws.service"):
-            assert starts_since(host, unit, since) == 1, host.run(
-                f"journalctl --user-unit {unit} -n 30"
-            ).stdout
-        second = converge()
-        assert second.rc == 0 and second.changed == 0 and took_fast_path(second), second
-        assert not took_fast_path(first), first
+        for row, added, constrained, version in pulls:
+            host.run(f"cat > {reqs} <<'ITEST_EOF'\n{original}{added}ITEST_EOF")
+            if constrained:
+                host.run(f"printf '{constrained}' > {constraints}")
+            since = int(host.check_output("date +%s"))
+            time.sleep(1)
+            first = converge()
+            assert first.rc == 0 and not took_fast_path(first), (row, first)
+            wait_all_green(test_vars)
+            installed = host.check_output(f"{VENV}/bin/python -c 'import six; print(six.__version__)'")
+            assert installed == version, row
+            for unit in ("integrador-api.service", "integrador-ws.service"):
+                assert starts_since(host, unit, since) == 1, (row, unit, first)
+            second = converge()
+            assert second.rc == 0 and second.changed == 0 and took_fast_path(second), (row, second)
     finally:
-        host.run(f"cp /tmp/requirements.orig {reqs}")
+        host.run(f"cat > {reqs} <<'ITEST_EOF'\n{original}ITEST_EOF")
+        host.run(f"rm -f {constraints}")
     assert converge().rc == 0
     wait_all_green(test_vars)
 

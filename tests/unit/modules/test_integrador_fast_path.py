@@ -6,6 +6,7 @@ bytes; the file digests hold no secret."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -110,6 +111,37 @@ def test_other_inputs_converge_in_full(tmp_path: Path) -> None:
     record(tmp_path, checkout(tmp_path), inputs="in-1")
     answer = check(tmp_path, inputs="in-2")
     assert answer["fast"] is False and "settings or the tool changed" in answer["reason"], answer
+
+
+def use_context(home: Path, name: str, host: str) -> None:
+    """What `docker context create NAME --docker host=HOST && docker context use NAME` write."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = home / ".docker" / "contexts" / "meta" / digest
+    meta.mkdir(parents=True, exist_ok=True)
+    endpoints = {"docker": {"Host": host, "SkipTLSVerify": False}}
+    (meta / "meta.json").write_text(json.dumps({"Name": name, "Metadata": {}, "Endpoints": endpoints}))
+    (home / ".docker" / "config.json").write_text(json.dumps({"currentContext": name}))
+
+
+def test_docker_context_use_on_the_host_itself_converges_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host's own Docker context is checked where the module runs (the target): the action
+    plugin's fingerprint resolves it on the controller, which a team VM's `docker context use`
+    never reaches. Same inputs, same files; only the VM's current context moved."""
+    home = tmp_path / "home"
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    use_context(home, "colima", "unix:///home/dev/.colima/default/docker.sock")
+    record(tmp_path, checkout(tmp_path))
+    assert check(tmp_path)["fast"] is True
+    use_context(home, "orbstack", "unix:///home/dev/.orbstack/run/docker.sock")
+    answer = check(tmp_path)
+    assert answer["fast"] is False and "docker context use" in answer["reason"], answer
+    record(tmp_path, checkout(tmp_path / "again"))
+    use_context(home, "orbstack", "unix:///home/dev/.orbstack/run/docker.sock")
+    assert check(tmp_path)["fast"] is True
 
 
 def test_no_stamp_or_a_damaged_one_converges_in_full(tmp_path: Path) -> None:
