@@ -219,7 +219,7 @@ def playbook_stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return backup_printing_runner(tmp_path_factory.mktemp("playbook"))
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(NAMES.filter(lambda name: name[0] not in MAKE_BLANKS))
 @example("a folder with spaces")
 @example('it\'s "quoted" $HOME \\ é 😀 {{ 7 * 6 }} {% raw %}')

@@ -137,7 +137,7 @@ PART = (
 )
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(
     root_parts=st.lists(PART, min_size=1, max_size=3),
     pre_start=st.lists(PART, max_size=2),

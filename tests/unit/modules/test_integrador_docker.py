@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ansible.module_utils import integrador_docker as docker  # loaded by conftest.py from module_utils/
 from ansible_adhoc import run_module
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given, settings, target
 from hypothesis import strategies as st
 
 IMAGE = "integrador-test/base:trixie"  # tests/images/build.sh; has sh and base64
@@ -144,23 +144,41 @@ def test_exec_separates_the_streams_and_gives_the_exit_code(
 
 
 # Hypothesis keeps drawn data small (examples past 8 KiB are discarded): the large stdout is
-# built from a drawn part repeated, so every example crosses the engine's 32 KiB frames.
-LARGE = st.tuples(st.binary(min_size=1, max_size=600), st.integers(min_value=60, max_value=120)).map(
-    lambda part: (part[0] * (70000 // len(part[0]) + 1))[: part[1] * 600]
-)
+# built from drawn parts joined and repeated to a drawn length past the engine's 32 KiB frames
+# (the test asserts the size reached, so a generator that stops short fails instead of passing).
+ONE_FRAME = 32 * 1024
+LARGE = st.tuples(
+    st.lists(st.binary(min_size=1, max_size=600), min_size=1, max_size=6).map(b"".join),
+    st.integers(min_value=ONE_FRAME + 1, max_value=72000),
+).map(lambda part: (part[0] * (part[1] // len(part[0]) + 1))[: part[1]])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(out=st.one_of(LARGE, st.binary(max_size=3000)), err=st.binary(max_size=3000))
-@example(out=bytes(range(256)) * 280, err=b"")
-def test_exec_streams_carry_any_bytes_exactly(
-    client: docker.DockerClient, container: str, out: bytes, err: bytes
-) -> None:
+def exec_round_trip(client: docker.DockerClient, container: str, out: bytes, err: bytes) -> None:
     # The payloads travel base64-encoded in the argv and are decoded inside the container, so the
-    # bytes on the wire are arbitrary; stdout larger than one frame (the engine writes 32 KiB at most).
+    # bytes on the wire are arbitrary.
     script = 'printf %s "$1" | base64 -d; printf %s "$2" | base64 -d >&2'
     argv = ["sh", "-c", script, "sh", base64.b64encode(out).decode(), base64.b64encode(err).decode()]
     assert client.exec_run(container, argv) == (0, out, err)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(out=st.binary(max_size=3000), err=st.binary(max_size=3000))
+def test_exec_streams_carry_any_bytes_exactly(
+    client: docker.DockerClient, container: str, out: bytes, err: bytes
+) -> None:
+    exec_round_trip(client, container, out, err)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(out=LARGE, err=st.binary(max_size=3000))
+@example(out=bytes(range(256)) * 280, err=b"")
+def test_exec_stdout_of_several_frames_arrives_exactly(
+    client: docker.DockerClient, container: str, out: bytes, err: bytes
+) -> None:
+    """stdout larger than one frame (the engine writes 32 KiB at most): several frames, joined."""
+    assert len(out) > ONE_FRAME, "the generator must reach the multi-frame case"
+    target(float(len(out)), label="stdout bytes")
+    exec_round_trip(client, container, out, err)
 
 
 def test_exec_in_a_stopped_container_is_the_engines_refusal(client: docker.DockerClient) -> None:

@@ -187,7 +187,7 @@ HOSTS = st.one_of(
 
 
 @needs_docker_cli
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=NAMES, host=HOSTS, by_env=st.booleans())
 def test_files_the_docker_cli_writes_resolve_as_it_does(
     tmp_path_factory: pytest.TempPathFactory, name: str, host: str, by_env: bool

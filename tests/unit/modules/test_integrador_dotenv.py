@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import urllib.parse
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
@@ -102,6 +104,21 @@ def test_every_written_value_reads_back_exactly(tmp_path: Path, value: str, afte
     assert read_real(path)["KEY"] == value
 
 
+def dotenv_lines(text: str) -> list:
+    """python-dotenv's own reading of the text, one binding per statement, with its original
+    bytes and line number: the oracle of what a merge may touch (never the module's parser)."""
+    bindings = list(parse_stream(io.StringIO(text)))
+    assert "".join(b.original.string for b in bindings) == text
+    return bindings
+
+
+def depends_on_what_follows(binding) -> bool:  # noqa: ANN001 (python-dotenv's Binding)
+    """The written-out rule of which lines a merge may refuse to write after: a line python-dotenv
+    cannot read (an unclosed quote), or a line holding a quote right after a backslash (a quoted
+    value whose closing quote is escaped reads differently once a line follows)."""
+    return binding.error or "\\'" in binding.original.string or '\\"' in binding.original.string
+
+
 @PROPERTY
 @given(
     content=dotenv_file(),
@@ -115,57 +132,77 @@ def test_merge_keeps_every_other_line_and_sets_ours(
     path.write_bytes(content)
     text = content.decode("utf-8")
     before = read_real(path)
-    old_bindings = dotenv_port.parse(text)
+    old_lines = dotenv_lines(text)
     if extra_secret:  # python_env_env_extra setting a generated secret
         wanted = dict(wanted, JWT_SECRET="given-by-the-user")
     try:
         new, info = env_file.edit(text, wanted, SECRETS)
     except env_file.EnvFileError as error:
-        # Only a file whose reading depends on what follows may be refused: a line python-dotenv
-        # cannot read (an unclosed quote) or a closing quote after a backslash. The message
-        # names that line and changes nothing.
-        fragile = env_file.fragile_lines(old_bindings, text)
-        assert fragile != "other lines" and fragile in str(error)
+        # Only a file whose reading depends on what follows may be refused, and the message
+        # names such a line (python-dotenv's line number) and changes nothing.
+        fragile = [b.original.line for b in old_lines if depends_on_what_follows(b)]
+        assert fragile, f"refused a file python-dotenv reads line by line: {error}"
+        assert any(f"line {line}" in str(error) for line in fragile), str(error)
         return
     path.write_bytes(new.encode("utf-8"))
     after = read_real(path)
 
-    managed = set(info["managed"])
+    managed = set(wanted) | set(SECRETS)
     for key, value in before.items():
         if key not in managed:
             assert after[key] == value, key
+    # The written-out rule (the generated files hold no state line, so no remembered hashes):
+    # a value the user already has is theirs, kept; a missing or valueless key gets ours; a secret
+    # set explicitly replaces the generated one.
     for key, value in wanted.items():
-        assert after[key] == (before[key] if key in info["kept"] else value), key
+        mine = before.get(key) is None or before[key] == value or key in SECRETS
+        assert after[key] == (value if mine else before[key]), key
     for key in SECRETS:
         if key in wanted:
             continue
         if before.get(key):
             assert after[key] == before[key]
         else:
-            assert key in info["generated"] and len(after[key] or "") == 64
+            assert len(after[key] or "") == 64
 
-    # Byte for byte: the new text is the old one with only our values (on the last line of each
-    # managed key) and the state line's hashes replaced, then what is appended.
-    last = {b.key: b for b in old_bindings if b.key is not None}
-    spans = [
-        (b.value_start, b.value_end) if b.value is not None else (b.key_end, b.key_end)
-        for key, b in last.items()
-        if key in managed
-    ]
-    state_span = env_file.find_state(text, old_bindings)[1]
-    if state_span:
-        spans.append(state_span)
-    fixed, cursor = [], 0
-    for start, end in sorted(spans):
-        fixed.append(text[cursor:start])
-        cursor = end
-    fixed.append(text[cursor:])
-    pattern = "(.*?)".join(re.escape(part) for part in fixed) + "(.*)"
-    assert re.fullmatch(pattern, new, re.DOTALL), "a line we do not manage changed"
-
+    # Byte for byte, by python-dotenv's own split of the old file: every statement but the last
+    # one of each managed key is in the new text unchanged and in order; only those statements
+    # differ, and lines are appended at the end.
+    last = {b.key: i for i, b in enumerate(old_lines) if b.key is not None}
+    replaced = {i for key, i in last.items() if key in managed}
+    pattern = "".join(
+        "(.*?)" if i in replaced else re.escape(b.original.string) for i, b in enumerate(old_lines)
+    )
+    if old_lines and not old_lines[-1].original.string.endswith(("\n", "\r")):
+        pattern += "(?:\r\n|\n)?"  # the last line gets its line break before what is appended
+    assert re.fullmatch(pattern + "(.*)", new, re.DOTALL), "a line we do not manage changed"
     again, info_again = env_file.edit(new, wanted, SECRETS)
     assert again == new
     assert info_again["generated"] == []
+
+
+def test_merge_of_a_hand_written_file_gives_exactly_this_text() -> None:
+    """An explicit case with its literal result: comments, export, spaces around =, a value the
+    user set by hand (kept), a key without a value (ours), CRLF kept, the rest appended."""
+    text = (
+        "# keep me  \r\nexport OTHER = 'x' # note\r\nDEBUG=false # mine\r\nJWT_SECRET=a\r\n"
+        "TABLE_TOKEN_SECRET='b'\r\nDEBUG=old\r\nREDIS_URL\r\n"
+    )
+    wanted = {"DEBUG": "true", "REDIS_URL": "redis://h:1/0", "DATABASE_URL": "postgresql://u:p@h/d"}
+    new, info = env_file.edit(text, wanted, SECRETS)
+    state = {
+        "DATABASE_URL": env_file.digest(wanted["DATABASE_URL"]),
+        "REDIS_URL": env_file.digest(wanted["REDIS_URL"]),
+    }
+    assert new == (
+        "# keep me  \r\nexport OTHER = 'x' # note\r\nDEBUG=false # mine\r\nJWT_SECRET=a\r\n"
+        "TABLE_TOKEN_SECRET='b'\r\nDEBUG=old\r\nREDIS_URL=redis://h:1/0\r\n"
+        "# Written by the Integrador provisioning (Ansible role python_env).\r\n"
+        "# Hand edits are kept on later runs; delete a line to have it generated again.\r\n"
+        f"# integrador-state: {json.dumps(state, sort_keys=True)}\r\n"
+        "DATABASE_URL=postgresql://u:p@h/d\r\n"
+    )
+    assert info["kept"] == ["DEBUG"] and info["generated"] == []
 
 
 def test_previous_versions_file_keeps_its_values_without_a_byte_changed() -> None:

@@ -11,34 +11,84 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
 
 ollama = load(ROOT / "library" / "integrador_ollama.py", "integrador_ollama")
 
-NAME = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(
-    lambda name: name.strip() == name and name
+# Names are built from their parts, so the test knows each one's model without the module's
+# full_name (issue 24, 4): a model is its repository (an optional registry host:port, path
+# segments) and a tag, ":latest" when none is written; Ollama compares them without case.
+# Blanks go only around the whole name (the `blank` of MODEL): a segment or tag never starts or
+# ends with one, so each drawn name has one meaning.
+PART_CHARS = st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), blacklist_characters=":/\x85")
+SEGMENT = st.text(PART_CHARS, min_size=1, max_size=8)
+REPOSITORY = st.tuples(
+    st.sampled_from(["", "localhost:5000/", "mirror.test/", "Registry.Example:8080/org/"]),
+    st.lists(SEGMENT, min_size=1, max_size=2).map("/".join),
+).map("".join)
+TAG = st.one_of(
+    st.none(),
+    st.text(PART_CHARS, min_size=1, max_size=6),
 )
-MODEL = st.one_of(NAME, st.tuples(NAME, NAME).map(lambda pair: f"{pair[0]}:{pair[1]}"))
+MODEL = st.tuples(REPOSITORY, TAG, st.sampled_from(["", " "]))
 
 
+def written(model: tuple[str, str | None, str]) -> str:
+    """The name as a user writes it (tag or not, blanks around)."""
+    repository, tag, blank = model
+    return blank + repository + (f":{tag}" if tag is not None else "") + blank
+
+
+def identity(model: tuple[str, str | None, str]) -> str:
+    repository, tag, _ = model
+    return f"{repository}:{tag if tag is not None else 'latest'}".strip().lower()
+
+
+@settings(max_examples=300)
 @given(wanted=st.lists(MODEL, max_size=6), present=st.lists(MODEL, max_size=6))
-def test_only_missing_models_are_pulled_once_and_then_none(wanted: list[str], present: list[str]) -> None:
-    missing = ollama.missing_models(wanted, present)
-    have = {ollama.full_name(name).lower() for name in present}
-    assert all(ollama.full_name(name).lower() not in have for name in missing)
-    assert all(name in missing or ollama.full_name(name).lower() in have for name in wanted)
-    assert len({ollama.full_name(name).lower() for name in missing}) == len(missing), "one pull per model"
-    # After the pulls, Ollama lists them with their tag: nothing is left to pull.
-    assert ollama.missing_models(wanted, present + [ollama.full_name(name) for name in missing]) == []
+def test_only_missing_models_are_pulled_once_and_then_none(
+    wanted: list[tuple[str, str | None, str]], present: list[tuple[str, str | None, str]]
+) -> None:
+    have = {identity(model) for model in present}
+    expected: list[str] = []
+    for model in wanted:
+        if identity(model) not in have:
+            expected.append(written(model))
+            have.add(identity(model))
+    assert ollama.missing_models([written(m) for m in wanted], [written(m) for m in present]) == expected
+    # After the pulls, Ollama lists each with its tag: nothing is left to pull.
+    listed = [written(m) for m in present] + [identity(m) for m in wanted]
+    assert ollama.missing_models([written(m) for m in wanted], listed) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "listed"),
+    [
+        ("nomic-embed-text", "nomic-embed-text:latest"),
+        (" nomic-embed-text ", "nomic-embed-text:latest"),
+        ("all-minilm:22m", "all-minilm:22m"),
+        ("mirror.test/org/model", "mirror.test/org/model:latest"),
+        ("localhost:5000/model", "localhost:5000/model:latest"),
+        ("localhost:5000/model:v2", "localhost:5000/model:v2"),
+        ("Llama3.2:1B", "Llama3.2:1B"),
+    ],
+)
+def test_a_name_is_listed_with_its_tag_latest_when_none(name: str, listed: str) -> None:
+    assert ollama.full_name(name) == listed
 
 
 def test_a_name_without_a_tag_is_its_latest() -> None:
     assert ollama.missing_models(["nomic-embed-text"], ["nomic-embed-text:latest"]) == []
     assert ollama.missing_models(["all-minilm:22m"], ["all-minilm:latest"]) == ["all-minilm:22m"]
-    assert ollama.missing_models(["hf.co/org/model"], ["hf.co/org/model:latest"]) == []
-    assert ollama.full_name("localhost:5000/model") == "localhost:5000/model:latest"
+    assert ollama.missing_models(["mirror.test/org/model"], ["mirror.test/org/model:latest"]) == []
+    assert ollama.missing_models(["localhost:5000/model"], ["localhost:5000/model:latest"]) == []
+    assert ollama.missing_models(["localhost:5000/model"], ["localhost:5000/model:5000"]) == [
+        "localhost:5000/model"
+    ]
+    assert ollama.missing_models(["Llama3.2:1B"], ["llama3.2:1b"]) == []
+    assert ollama.missing_models(["x", "x:latest", "X"], []) == ["x"]
 
 
 @pytest.fixture
