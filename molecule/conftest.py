@@ -196,6 +196,11 @@ def converge() -> Callable[..., ConvergeResult]:
     return _converge
 
 
+def listening(host: Any, port: int) -> bool:
+    """Whether anything on the laptop listens on the TCP port (any address)."""
+    return host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc == 0
+
+
 @contextlib.contextmanager
 def occupied_port(host: Any, address: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
     """A port on the laptop's loopback (`127.0.0.1` or `::1`; a free one unless given), held by
@@ -213,7 +218,7 @@ def occupied_port(host: Any, address: str = "127.0.0.1", port: int = 0) -> Itera
     )
     host.run(f'nohup python3 -c "{squatter}" >/dev/null 2>&1 &')
     deadline = time.monotonic() + 10
-    while host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc != 0:
+    while not listening(host, port):
         assert time.monotonic() < deadline, f"the stand-in program did not take port {port}"
         time.sleep(0.2)
     try:

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from this_machine import alive
 
 REPO = Path(__file__).resolve().parents[2]
 STANDINS = ["-e", "@tests/images/standins.yml"]
@@ -98,16 +99,6 @@ def converge(tree: Path, args: list[str], posix: bool = False, **env: str) -> li
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads((out / "argv").read_text(encoding="utf-8"))
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead too (reaped by init later).
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
 
 
 def test_path_has_no_timeout(tree: Path) -> None:

@@ -20,7 +20,17 @@ from typing import Any
 import docker
 import pytest
 import requests
-from conftest import PREFLIGHT_TASK, USER_ENV, journal, known_task, main_pid, ran_tasks, sql, wait_healthy
+from conftest import (
+    PREFLIGHT_TASK,
+    USER_ENV,
+    journal,
+    known_task,
+    listening,
+    main_pid,
+    ran_tasks,
+    sql,
+    wait_healthy,
+)
 from test_fast_path import fast
 from test_stack import all_green
 
@@ -190,10 +200,6 @@ def test_a_service_whose_reload_worker_died_is_restarted_once_by_the_next_run(
     assert main_pid(host, API) != reloader
     assert all_green(test_vars)
     assert fast(converge())
-
-
-def listening(host: Any, port: int) -> bool:
-    return host.run(f"ss -Hltn 'sport = :{port}' | grep -q .").rc == 0
 
 
 def test_a_port_setting_changed_moves_the_service_and_frees_the_old_port(

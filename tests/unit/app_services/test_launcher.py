@@ -21,6 +21,7 @@ import pytest
 from app_services_render import ROLE
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from this_machine import alive, free_port
 
 LAUNCHER = ROLE / "files" / "launcher" / "integrador_run.py"
 PRINT = "import json, os; print(json.dumps({'pid': os.getpid(), 'env': dict(os.environ)}))"
@@ -139,24 +140,6 @@ print(worker.pid, flush=True)
 time.sleep(300)
 """
 BIND = "import socket, sys; s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); print('bound')"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (exited, not yet reaped by its parent, gone from the group) counts as gone.
-    with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")

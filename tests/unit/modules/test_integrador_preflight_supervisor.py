@@ -14,7 +14,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from ansible.plugins.loader import filter_loader, init_plugin_loader
 from module_loader import ROOT
 from test_integrador_preflight import FakeModule, preflight
 from test_integrador_preflight_manager import user_manager_answers
+from this_machine import alive, free_ports
 
 sys.path.insert(0, str(ROOT / "tests" / "unit" / "app_services"))
 from app_services_render import ROLE, Role  # noqa: E402
@@ -76,15 +76,6 @@ FOREIGN = (
 )
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports nobody listens on, all different (each probe is held until all are picked)."""
-    with contextlib.ExitStack() as stack:
-        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-
-
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -100,15 +91,6 @@ def parent_and_group(pid: int) -> tuple[int, int]:
     with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return int(fields[1]), int(fields[2])
-
-
-def alive(pid: int) -> bool:
-    """A process that has not exited (a zombie has)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def kill_group(pgid: int) -> None:
