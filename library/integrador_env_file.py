@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import secrets
 import tempfile
 
@@ -23,6 +22,7 @@ from ansible.module_utils.integrador_dotenv import (
     values as dotenv_values,
     why_unwritable,
 )
+from ansible.module_utils.integrador_env_state import STATE_PREFIX, digest, find_state, sha256
 
 DOCUMENTATION = r"""
 module: integrador_env_file
@@ -116,6 +116,12 @@ kept_removed:
   type: list
   elements: str
   returned: always
+value_sha256:
+  description:
+    - The SHA-256 of each value of O(values), by key (never a value), which the fast path of
+      playbooks/dev.yml records to tell, after a hand edit, whether this module would change the file.
+  type: dict
+  returned: always
 started:
   description:
     - Per service that left a record of this file in O(started_dir), C(current) when it started
@@ -125,38 +131,14 @@ started:
   returned: always
 """
 
-STATE_PREFIX = "# integrador-state: "
 HEADER = (
     "# Written by the Integrador provisioning (Ansible role python_env).\n"
     "# Hand edits are kept on later runs; delete a line to have it generated again.\n"
 )
-_STATE_LINE = re.compile(r"\s*(# integrador-state: )([^\r\n]*)")
 
 
 class EnvFileError(Exception):
     """A refusal whose message names the file, key or line, never a value."""
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
-
-
-def find_state(text: str, bindings: list) -> tuple[dict[str, str], tuple[int, int] | None]:
-    """The remembered hashes, and where their JSON lies in the text (the last state line)."""
-    state: dict[str, str] = {}
-    span = None
-    for binding in bindings:
-        if binding.key is not None or binding.error:
-            continue
-        match = _STATE_LINE.match(text, binding.start, binding.end)
-        if match:
-            try:
-                loaded = json.loads(match.group(2))
-            except ValueError:
-                loaded = {}
-            state = loaded if isinstance(loaded, dict) else {}
-            span = match.span(2)
-    return state, span
 
 
 def parse(text: str) -> tuple[dict[str, str | None], dict[str, str]]:
@@ -506,6 +488,9 @@ def main() -> None:
         "unknown": info["unknown"],
         "removed": info["removed"],
         "kept_removed": info["kept_removed"],
+        # For the fast path of playbooks/dev.yml (integrador_env_state.leaves_as_is): whether a
+        # later hand edit leaves this file as a converge would, told without the values.
+        "value_sha256": {key: sha256(value) for key, value in values.items()},
         # As this run leaves the file (in check mode: as it would).
         "started": started(module.params["started_dir"], target, after),
     }

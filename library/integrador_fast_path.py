@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_docker import DockerError, connect
 from ansible.module_utils.integrador_docker_context import resolve as resolve_docker_context
+from ansible.module_utils.integrador_env_state import leaves_as_is
 from ansible.module_utils.integrador_ports import port_in_use
 from ansible.module_utils.integrador_probe import docker_health, docker_start, http_get, postgres, redis
 
@@ -102,6 +103,17 @@ options:
       as those answer. A unit not named here needs every container.
     type: dict
     default: {}
+  env_file:
+    description:
+      - The backend's .env as the full converge left it (recorded; python_env_env_fast_path), with C(path),
+        C(value_sha256) (the SHA-256 of each value it writes, never a value), C(secrets), C(mode)
+        and C(started_dir) (where each service's launcher records the .env bytes it started with).
+      - When that file is the only thing that changed, and the change is one a full converge would
+        keep as it is (a value edited by hand, a key of the user's added; not a managed line
+        deleted, a secret emptied, the mode changed), the check restarts the services that started
+        with other bytes, waits for their health URLs and records the new digest, and the run is fast.
+    type: dict
+    default: {}
   summary:
     description: The summary lines of the full converge (recorded, shown by a fast run).
     type: list
@@ -130,6 +142,15 @@ started:
   description: Containers and services this run started.
   type: list
   elements: str
+  returned: state=checked
+restarted:
+  description: Services this run restarted because .env changed by hand since they started.
+  type: list
+  elements: str
+  returned: state=checked
+note:
+  description: What the check did beyond starting what was stopped (a hand edit of .env read), or empty.
+  type: str
   returned: state=checked
 summary:
   description: The recorded summary lines (the module's answer; the action plugin shows them as RV(msg)).
@@ -297,6 +318,72 @@ class Units:
         if done.returncode != 0:
             raise NotFast(f"{' '.join(names)} did not start ({(done.stderr or done.stdout).strip()[:200]})")
 
+    def restart(self, names: list[str]) -> None:
+        """Restarts running services (they read a changed .env at their next start). It returns
+        once the old processes are gone (no --no-block): a health URL probed after it cannot be
+        answered by the process that read the old file."""
+        if self.manager == "systemd":
+            done = run(["systemctl", "--user", "restart", *names])
+        else:
+            with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+                runs = list(pool.map(lambda name: run([*self.ctl, "restart", name]), names))
+            done = next((r for r in runs if r.returncode != 0), runs[0])
+        if done.returncode != 0:
+            raise NotFast(f"{' '.join(names)} did not restart ({(done.stderr or done.stdout).strip()[:200]})")
+
+
+def started_records(started_dir: str, env_path: str, data: bytes) -> dict[str, bool]:
+    """Per start record in started_dir that names env_path (app_services' launcher writes
+    <service>.json at each start): whether that start read these bytes."""
+    now = hashlib.sha256(data).hexdigest()
+    same = os.path.realpath(env_path)
+    found: dict[str, bool] = {}
+    try:
+        names = sorted(os.listdir(started_dir))
+    except OSError:
+        return found
+    for name in names:
+        if not name.endswith(".json"):
+            continue
+        try:
+            with open(os.path.join(started_dir, name), encoding="utf-8") as handle:
+                record = json.load(handle)
+            if os.path.realpath(str(record["env_file"])) != same:
+                continue
+            found[name[: -len(".json")]] = str(record["sha256"]) == now
+        except (OSError, ValueError, KeyError, TypeError):
+            found[name[: -len(".json")]] = False
+    return found
+
+
+def hand_edited_env(env: dict[str, Any], services: list[dict[str, Any]]) -> tuple[list[str], list[str], str]:
+    """The recorded .env changed since the last converge: NotFast unless a full converge would
+    leave it as it is now (integrador_env_state.leaves_as_is, the editor's own steps), exactly
+    as it would: same mode, UTF-8, no byte order mark. Answers the units to restart (each that
+    started with other bytes, or left no record: as app_services decides), the managed keys kept
+    as edited by hand, and the digest the stamp records."""
+    # As the settings give them ("~/..." included): the watch list's paths are expanded.
+    path = os.path.expanduser(env.get("path", ""))
+    started_dir = os.path.expanduser(env.get("started_dir", ""))
+    if not path or not started_dir:
+        raise NotFast(f"{path or '.env'} changed since the last converge")
+    target = os.path.realpath(path)
+    try:
+        info = os.stat(target)
+        with open(target, "rb") as handle:
+            data = handle.read()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise NotFast(f"{path} changed since the last converge (and cannot be read as UTF-8)") from None
+    if info.st_mode & 0o7777 != int(str(env.get("mode", "0600")), 8) or text.startswith("\ufeff"):
+        raise NotFast(f"{path} changed since the last converge (its mode, or a byte order mark)")
+    same, kept = leaves_as_is(text, dict(env.get("value_sha256") or {}), list(env.get("secrets") or []))
+    if not same:
+        raise NotFast(f"{path} changed since the last converge in a way the converge sets back")
+    records = started_records(started_dir, path, data)
+    stale = [s["unit"] for s in services if not records.get(s.get("name", ""), False)]
+    return stale, kept, path_digest(path)
+
 
 def probe(kind: str, target: dict[str, Any], password: str) -> tuple[bool, str]:
     if kind == "postgres":
@@ -350,7 +437,20 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
         raise NotFast("settings or the tool changed since the last converge")
     now = digests(list(stamp.get("watch", {})))
     changed = [path for path, digest in stamp.get("watch", {}).items() if now.get(path) != digest]
-    if changed:
+    env = dict(stamp.get("env_file") or {})
+    for key in ("path", "started_dir"):
+        env[key] = os.path.expanduser(str(env.get(key) or ""))
+    stale: list[str] = []
+    if env["path"] and changed == [env["path"]]:
+        # .env alone, edited by hand: what a full converge does then is restart the services
+        # that read the old bytes; done here, as it would, with nothing else to converge.
+        stale, kept, env_digest = hand_edited_env(env, stamp.get("services", []))
+        stamp["watch"][env["path"]] = env_digest
+        stamp["_restart"] = stale
+        stamp["_note"] = f"{env['path']} edited by hand" + (
+            f" (kept hand-edited {', '.join(kept)}; delete a line to have it generated again)" if kept else ""
+        )
+    elif changed:
         raise NotFast(f"{changed[0]} changed since the last converge")
     if stamp.get("docker_context") != docker_context():
         raise NotFast("the Docker endpoint or context (docker context use) changed since the last converge")
@@ -380,10 +480,12 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
     # needs Redis only), while the others are still probed; then every health URL.
     everything = [c["name"] for c in containers]
     needs = stamp.get("service_needs", {})
+    # A running service that read the old .env is restarted once what it needs answers.
+    restart = [unit for unit in stale if unit not in stopped_units]
     to_start = {
         s["unit"]: set(needs.get(s["unit"], everything))
         for s in services
-        if s["unit"] in stopped_units or s["unit"] in units.disabled
+        if s["unit"] in stopped_units or s["unit"] in units.disabled or s["unit"] in restart
     }
     with concurrent.futures.ThreadPoolExecutor(max(1, len(to_start))) as pool:
         launched: list[concurrent.futures.Future[None]] = []
@@ -392,8 +494,10 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
             due = sorted(unit for unit, wanted in to_start.items() if wanted <= ready)
             for unit in due:
                 del to_start[unit]
-            if due:
-                launched.append(pool.submit(units.start, due))
+            if [unit for unit in due if unit not in restart]:
+                launched.append(pool.submit(units.start, [unit for unit in due if unit not in restart]))
+            if [unit for unit in due if unit in restart]:
+                launched.append(pool.submit(units.restart, [unit for unit in due if unit in restart]))
 
         launch(set())
         targets = [
@@ -420,13 +524,24 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
             "http",
             {"url": s["health_url"], "name": s["unit"]},
             "",
-            float(s["timeout"]) if s["unit"] in stopped_units else min(float(s["timeout"]), RUNNING_TIMEOUT),
+            float(s["timeout"])
+            if s["unit"] in stopped_units or s["unit"] in restart
+            else min(float(s["timeout"]), RUNNING_TIMEOUT),
         )
         for s in services
     ]
     timeouts = {c["name"]: float(c["timeout"]) for c in containers}
     targets += [("docker", {"name": n, "docker_host": docker_host}, "", timeouts[n]) for n in stopped]
     wait(targets)
+    if stale:
+        # Each restarted service read the file as it is now (not an edit made meanwhile).
+        with open(os.path.realpath(env["path"]), "rb") as handle:
+            records = started_records(env["started_dir"], env["path"], handle.read())
+        unread = [
+            s["unit"] for s in services if s["unit"] in stale and not records.get(s.get("name", ""), False)
+        ]
+        if unread or path_digest(env["path"]) != stamp["watch"][env["path"]]:
+            raise NotFast(f"{env['path']} changed again while {', '.join(unread or stale)} restarted")
     return started
 
 
@@ -509,6 +624,7 @@ def record(params: dict[str, Any]) -> dict[str, Any]:
         "supervisor_ctl": params["supervisor_ctl"],
         "services": params["services"],
         "service_needs": params["service_needs"],
+        "env_file": params["env_file"],
         "summary": params["summary"],
     }
 
@@ -560,6 +676,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "manager": {"type": "str", "default": "systemd"},
     "supervisor_ctl": {"type": "list", "elements": "str", "default": []},
     "service_needs": {"type": "dict", "default": {}},
+    "env_file": {"type": "dict", "default": {}},
     "summary": {"type": "list", "elements": "str", "default": []},
     # Handled by the action plugin (playbooks/action_plugins/integrador_fast_path.py).
     "release_lock": {"type": "dict", "default": {}},
@@ -603,11 +720,18 @@ def answer(params: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - the fast path never stops a run: the full converge reports
         reason = f"the check itself failed ({type(exc).__name__}: {exc})"
     else:
+        restarted = stamp.pop("_restart", [])
+        note = stamp.pop("_note", "")
+        if restarted or note:
+            # The hand-edited .env is now what the services run with: recorded as such.
+            write_stamp(path, stamp)
         return {
-            "changed": bool(started),
+            "changed": bool(started or restarted),
             "fast": True,
             "reason": "",
             "started": started,
+            "restarted": restarted,
+            "note": note,
             "summary": stamp.get("summary", []),
             "seconds": round(time.monotonic() - began, 2),
         }

@@ -75,8 +75,17 @@ def fast_path_module() -> ModuleType:
     if not path:
         raise ImportError("integrador_fast_path module not found on the module path")
     utils = Path(path).resolve().parent.parent / "module_utils"
-    # Under the names Ansible packs them with; in this short-lived worker process only.
-    for name in ("integrador_docker_context", "integrador_docker", "integrador_ports", "integrador_probe"):
+    # Under the names Ansible packs them with; in this short-lived worker process only. Every
+    # module_utils the module imports, each after those it imports itself
+    # (tests/unit/modules/test_integrador_fast_path_inputs.py loads it in a fresh interpreter).
+    for name in (
+        "integrador_docker_context",
+        "integrador_docker",
+        "integrador_ports",
+        "integrador_probe",
+        "integrador_dotenv",
+        "integrador_env_state",
+    ):
         qualified = f"ansible.module_utils.{name}"
         if qualified not in sys.modules:
             spec = importlib.util.spec_from_file_location(qualified, utils / f"{name}.py")
@@ -198,9 +207,21 @@ class ActionModule(ActionBase):
             # task's message, and the run lock is released.
             started = answer.get("started") or []
             started_note = f", started: {', '.join(started)}" if started else ""
+            restarted = answer.get("restarted") or []
+            # A hand edit of .env that a converge keeps: said with the services that now read it.
+            edit_note = (
+                f"{answer['note']}: "
+                + (
+                    f"restarted {', '.join(restarted)} to read it"
+                    if restarted
+                    else "the services already read it"
+                )
+                if answer.get("note")
+                else ""
+            )
             result["msg"] = [
                 *answer.get("summary", []),
-                f"Fast path   as the last converge left it{started_note}"
+                f"Fast path   {edit_note or 'as the last converge left it'}{started_note}"
                 " (integrador_fast_path: false converges in full)",
             ]
             result["_ansible_verbose_always"] = True

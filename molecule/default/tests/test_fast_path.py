@@ -80,15 +80,19 @@ def test_other_settings_converge_in_full_then_are_fast_again(converge: Callable[
     assert fast(converge())
 
 
-def test_a_hand_edit_of_env_converges_in_full(
+def test_a_note_added_to_env_by_hand_is_kept_and_read_on_the_fast_path(
     host: Any, test_vars: dict[str, Any], converge: Callable[..., Any]
 ) -> None:
+    """A comment is a change of the bytes the services started with: the full converge would keep
+    it and restart them; the fast path does the same, and the note stays."""
     env_file = f"{test_vars['integrador_root']}/backend/.env"
     host.run(f"printf '# itest: a note of the developer\\n' >> {env_file}")
     result = converge()
-    assert result.rc == 0 and not fast(result), result
+    assert result.rc == 0 and fast(result), result
+    assert "edited by hand: restarted integrador-api.service, integrador-ws.service" in result.output, result
     assert "# itest: a note of the developer" in host.file(env_file).content_string
-    assert fast(converge())
+    again = converge()
+    assert fast(again) and again.changed == 0, again
 
 
 def test_a_removed_container_is_recreated_by_the_full_converge(

@@ -95,20 +95,28 @@ def test_a_hand_edit_of_env_restarts_both_services_with_it(
 ) -> None:
     """Issue 23, 2: DEBUG changed by hand was kept ("Kept hand-edited DEBUG"), changed=0, same
     PID, the process still had DEBUG=true; the fast path then recorded the new digest, so no
-    later run applied it. Failed on main at the pid and environment assertions."""
+    later run applied it. Failed on main at the pid and environment assertions.
+
+    A full converge would keep the edit and restart both services: the fast path does that
+    itself (bench's change arm), and a full converge afterwards finds nothing to do."""
     before = settled(host, converge)
     assert all(environ(host, pid)["DEBUG"] == "true" for pid in before.values())
     host.run(f"sed -i 's/^DEBUG=true$/DEBUG=false/' {env_file}")
     result = converge()
-    assert result.rc == 0 and not fast(result), result
-    assert "Kept hand-edited DEBUG" in result.output, result
-    assert "changed since it started" in result.output, result
+    assert result.rc == 0 and fast(result) and result.changed == 1, result
+    assert "edited by hand (kept hand-edited DEBUG" in result.output, result
+    assert f"restarted {API}, {WS} to read it" in result.output, result
     after = pids(host)
     for unit in (API, WS):
         assert after[unit] != before[unit], unit
         assert environ(host, after[unit])["DEBUG"] == "false", unit
     again = converge()
     assert again.rc == 0 and again.changed == 0 and fast(again), again
+    assert pids(host) == after
+    # What the fast path did is what the full converge wants: it has nothing left to do.
+    full = converge({"integrador_fast_path": False})
+    assert full.rc == 0 and full.changed == 0, full
+    assert "Kept hand-edited DEBUG" in full.output, full
     assert pids(host) == after
 
 
@@ -118,12 +126,30 @@ def test_a_key_added_then_removed_by_hand_reaches_the_services(
     settled(host, converge)
     host.run(f"printf 'SENTRY_DSN=added by hand\\n' >> {env_file}")
     result = converge()
-    assert result.rc == 0, result
+    assert result.rc == 0 and fast(result), result
     assert all(environ(host, pid).get("SENTRY_DSN") == "added by hand" for pid in pids(host).values())
     host.run(f"sed -i '/^SENTRY_DSN=/d' {env_file}")
     result = converge()
-    assert result.rc == 0, result
+    assert result.rc == 0 and fast(result), result
     assert all("SENTRY_DSN" not in environ(host, pid) for pid in pids(host).values())
+    assert fast(converge())
+
+
+def test_a_managed_line_deleted_by_hand_is_written_back_by_a_full_converge(
+    host: Any, test_vars: dict[str, Any], converge: Callable[..., Any], env_file: str
+) -> None:
+    """The fast path takes a hand edit only when the converge would keep it: a deleted managed
+    line is the converge's to write again (and the services restart with it)."""
+    before = settled(host, converge)
+    host.run(f"sed -i '/^ENVIRONMENT=/d' {env_file}")
+    result = converge()
+    assert result.rc == 0 and not fast(result), result
+    assert "in a way the converge sets back" in result.output, result
+    assert "ENVIRONMENT=development" in host.file(env_file).content_string
+    after = pids(host)
+    for unit in (API, WS):
+        assert after[unit] != before[unit], unit
+        assert environ(host, after[unit])["ENVIRONMENT"] == "development", unit
     assert fast(converge())
 
 

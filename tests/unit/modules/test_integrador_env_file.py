@@ -7,6 +7,7 @@ from module_loader import ROOT, load
 
 # Where Ansible puts it when it ships the module to a host.
 load(ROOT / "module_utils" / "integrador_dotenv.py", "ansible.module_utils.integrador_dotenv")
+load(ROOT / "module_utils" / "integrador_env_state.py", "ansible.module_utils.integrador_env_state")
 env_file = load(ROOT / "library" / "integrador_env_file.py", "integrador_env_file")
 SECRETS = ["JWT_SECRET", "TABLE_TOKEN_SECRET"]
 

@@ -256,3 +256,143 @@ def test_any_change_of_a_watched_file_is_seen(
     (tmp / where).write_bytes(changed)
     answer = check(tmp)
     assert answer["fast"] is False, (where, original, changed)
+
+
+# A hand edit of .env alone (library/integrador_fast_path.py, hand_edited_env): the converge
+# would keep it, so the check restarts what read the old bytes and records the new digest.
+# The restart itself, on real units, is molecule/default/tests/test_live_changes.py's.
+ENV_VALUES = {"DEBUG": "true", "REDIS_URL": "redis://127.0.0.1:6380"}
+ENV_SECRETS = ["JWT_SECRET"]
+
+
+def converged_env(tmp: Path) -> dict[str, Any]:
+    """A .env as integrador_env_file writes it, the env_file record python_env publishes, and
+    start records of api (this file's bytes) and ws (another .env's)."""
+    env_file = load(ROOT / "library" / "integrador_env_file.py", "integrador_env_file_for_fast_path")
+    text, _ = env_file.edit("", ENV_VALUES, ENV_SECRETS)
+    env = tmp / "backend" / ".env"
+    env.write_text(text)
+    env.chmod(0o600)
+    started = tmp / "state" / "started"
+    started.mkdir(parents=True)
+    digest = hashlib.sha256(env.read_bytes()).hexdigest()
+    (started / "api.json").write_text(json.dumps({"env_file": str(env), "sha256": digest}))
+    (started / "ws.json").write_text(json.dumps({"env_file": str(tmp / "other.env"), "sha256": digest}))
+    return {
+        "path": str(env),
+        "value_sha256": {k: hashlib.sha256(v.encode()).hexdigest() for k, v in ENV_VALUES.items()},
+        "secrets": ENV_SECRETS,
+        "mode": "0600",
+        "started_dir": str(started),
+    }
+
+
+def record_env(tmp: Path) -> tuple[Path, Path]:
+    watch = checkout(tmp)
+    env = converged_env(tmp)
+    answer = fast_path.answer(params("recorded", tmp / "state", inputs="in-1", watch=watch, env_file=env))
+    assert answer["recorded"] is True, answer
+    return Path(answer["path"]), Path(env["path"])
+
+
+def test_a_hand_edited_value_the_converge_keeps_is_fast_and_recorded(tmp_path: Path) -> None:
+    stamp, env = record_env(tmp_path)
+    env.write_text(env.read_text().replace("DEBUG=true", "DEBUG=false") + "SENTRY_DSN=https://k@s/1\n")
+    answer = check(tmp_path)
+    assert answer["fast"] is True, answer
+    assert "edited by hand" in answer["note"] and "kept hand-edited DEBUG" in answer["note"], answer
+    assert answer["restarted"] == [] and answer["changed"] is False
+    # Recorded: the next run is the plain fast path.
+    again = check(tmp_path)
+    assert again["fast"] is True and again["note"] == "", again
+    assert stamp.exists()
+
+
+def test_edits_the_converge_would_set_back_converge_in_full(tmp_path: Path) -> None:
+    def no_debug(text: str) -> str:
+        return text.replace("DEBUG=true\n", "")
+
+    def empty_secret(text: str) -> str:
+        return "\n".join(
+            line if not line.startswith("JWT_SECRET=") else "JWT_SECRET=" for line in text.split("\n")
+        )
+
+    def state_line(text: str) -> str:
+        return text.replace('"DEBUG"', '"DEBUGX"')
+
+    def bare_key(text: str) -> str:
+        return text.replace("DEBUG=true", "DEBUG")
+
+    def bom(text: str) -> str:
+        return "\ufeff" + text
+
+    for number, edit in enumerate((no_debug, empty_secret, state_line, bare_key, bom)):
+        tmp = tmp_path / str(number)
+        stamp, env = record_env(tmp)
+        env.write_text(edit(env.read_text()))
+        answer = check(tmp)
+        assert answer["fast"] is False and str(env) in answer["reason"], (edit.__name__, answer)
+        assert not stamp.exists()
+
+
+def test_a_changed_mode_or_bytes_that_are_not_utf8_converge_in_full(tmp_path: Path) -> None:
+    stamp, env = record_env(tmp_path / "mode")
+    env.write_text(env.read_text() + "OTHER=1\n")
+    env.chmod(0o644)
+    assert check(tmp_path / "mode")["fast"] is False
+    stamp, env = record_env(tmp_path / "bytes")
+    env.write_bytes(env.read_bytes() + b"OTHER=\x97\n")
+    assert check(tmp_path / "bytes")["fast"] is False
+
+
+def test_env_and_another_file_changed_converge_in_full(tmp_path: Path) -> None:
+    _, env = record_env(tmp_path)
+    env.write_text(env.read_text().replace("DEBUG=true", "DEBUG=false"))
+    change_requirements(tmp_path)
+    answer = check(tmp_path)
+    assert answer["fast"] is False and "changed since the last converge" in answer["reason"], answer
+
+
+def test_the_services_to_restart_are_those_that_read_other_bytes(tmp_path: Path) -> None:
+    checkout(tmp_path)
+    env = converged_env(tmp_path)
+    path = Path(env["path"])
+    services = [
+        {"name": "api", "unit": "integrador-api.service"},
+        {"name": "ws", "unit": "integrador-ws.service"},
+    ]
+    # ws' record names another file: no record of this one, so it restarts (as app_services decides).
+    assert fast_path.hand_edited_env(env, services)[0] == ["integrador-ws.service"]
+    path.write_text(path.read_text().replace("DEBUG=true", "DEBUG=false"))
+    path.chmod(0o600)
+    stale, kept, digest = fast_path.hand_edited_env(env, services)
+    assert stale == ["integrador-api.service", "integrador-ws.service"] and kept == ["DEBUG"]
+    assert digest == fast_path.path_digest(str(path))
+
+
+def test_paths_given_with_a_tilde_are_the_home_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """python_env publishes .env's path and the start records' folder as the settings give them
+    (integrador_root: ~/integrador): the watch list is expanded, so must they be. (Missed by the
+    absolute paths above; caught by the default scenario, where every hand edit converged in full.)"""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    watch = checkout(tmp_path)
+    env = converged_env(tmp_path)
+    services = [{"name": "api", "unit": "integrador-api.service"}]
+    tilde = {**env, "path": "~/backend/.env", "started_dir": "~/state/started"}
+    answer = fast_path.answer(
+        params("recorded", tmp_path / "state", inputs="in-1", watch=watch, env_file=tilde)
+    )
+    assert answer["recorded"] is True
+    path = Path(env["path"])
+    path.write_text(path.read_text().replace("DEBUG=true", "DEBUG=false"))
+    path.chmod(0o600)
+    answer = check(tmp_path)
+    assert answer["fast"] is True and "kept hand-edited DEBUG" in answer["note"], answer
+    # The start record of api names this file: read from the folder given with a tilde.
+    assert fast_path.hand_edited_env(tilde, services)[0] == ["integrador-api.service"]
+    (tmp_path / "state" / "started" / "api.json").write_text(
+        json.dumps({"env_file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+    )
+    assert fast_path.hand_edited_env(tilde, services)[0] == []

@@ -133,3 +133,25 @@ def test_docker_context_use_changes_it(tmp_path: Any, monkeypatch: pytest.Monkey
     meta = config / "contexts" / "meta" / hashlib.sha256(b"one").hexdigest() / "meta.json"
     meta.write_text(json.dumps({"Name": "one", "Endpoints": {"docker": {"Host": "tcp://127.0.0.1:2375"}}}))
     assert inputs(BASE) != one
+
+
+def test_the_module_loads_in_process_with_every_module_util_it_imports(tmp_path: Any) -> None:
+    """On a local connection the action runs the module in its own process (fast_path_module):
+    each module_utils the module imports must be loaded there first, under Ansible's names. In a
+    fresh interpreter, where no test has loaded them (this suite's conftest loads them all)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('action', {str(plugin.__file__)!r})\n"
+        "action = importlib.util.module_from_spec(spec); spec.loader.exec_module(action)\n"
+        "module = action.fast_path_module()\n"
+        "print(module.answer.__name__)\n"
+    )
+    env = dict(os.environ, ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "answer", done.stderr
