@@ -1,14 +1,11 @@
 """What restore.yml and the run lock promise when things go wrong: a restore
-killed at any step (between tasks, or inside the module run of a swap) leaves
-each store with its old or its restored data and a rerun finishes it; one run
-at a time per stack; a backup folder named with spaces and quotes restores; two
-backups within one second get two folders."""
+killed at any step leaves each store with its old or its restored data and a
+rerun finishes it; one run at a time per stack; a backup folder named with
+spaces and quotes restores; two backups within one second get two folders."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -38,16 +35,7 @@ LOCK = f"{STATE}/run.lock"
 RESTORED = ("original", "[1,2,3]", "original")
 # The boundaries restore.yml can be killed at (integrador_test_kill_restore_at),
 # in the order it reaches them.
-# redis-swap-ran: the swap container ran, the journal does not say so yet.
-KILL_POINTS = [
-    "staging",
-    "staged",
-    "units-stopped",
-    "db-swapped",
-    "redis-swap-ran",
-    "redis-swapped",
-    "redis-started",
-]
+KILL_POINTS = ["staging", "staged", "units-stopped", "db-swapped", "redis-swapped", "redis-started"]
 
 
 @pytest.fixture(scope="module")
@@ -139,19 +127,6 @@ def test_restore_killed_at_each_step_leaves_old_or_restored_data_and_a_rerun_fin
             status.output
         ), status
 
-    rerun_finishes(backup, host, docker_client, test_vars, refused, finishing=point != "staging")
-
-
-def rerun_finishes(
-    backup: str,
-    host: Any,
-    docker_client: docker.DockerClient,
-    test_vars: dict[str, Any],
-    refused: ConvergeResult | None = None,
-    finishing: bool = True,
-) -> None:
-    """A restore run again after the killed one takes its lock over, finishes it (finishing:
-    the journal said staged) and leaves both stores restored, the units running, nothing staged."""
     rerun = restore({"backup": backup})
 
     assert rerun.rc == 0, rerun
@@ -160,7 +135,7 @@ def rerun_finishes(
     assert "Took over the run lock" in flat(took_over) and "which ended without releasing it" in flat(
         took_over
     )
-    if finishing:
+    if point != "staging":
         assert "Finishing the restore of ~/integrador-backups/" in rerun.output, rerun
     assert data(test_vars) == RESTORED
     for unit in UNITS:
@@ -168,71 +143,6 @@ def rerun_finishes(
     endpoints_answer(test_vars)
     assert leftovers(docker_client, test_vars) == []
     assert not laptop_files(docker_client, LOCK)
-
-
-def in_db_swap(docker_client: docker.DockerClient, test_vars: dict[str, Any]) -> bool:
-    """The swap's psql is inside its transaction (the test-only pause), asked on the server's
-    maintenance database (the live one is being renamed)."""
-    db = docker_client.containers.get(test_vars["postgres_pgvector_container_name"])
-    query = (
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(8)%' AND pid <> pg_backend_pid()"
-    )
-    done = db.exec_run(
-        ["psql", "-U", test_vars.get("postgres_pgvector_user", "postgres"), "-d", "postgres", "-Atc", query]
-    )
-    return done.exit_code == 0 and done.output.decode().strip() not in ("", "0")
-
-
-def in_redis_swap(docker_client: docker.DockerClient, test_vars: dict[str, Any]) -> bool:
-    """The Redis swap container runs (paused before its rename)."""
-    return any(c.name.endswith("_swap") for c in docker_client.containers.list(filters={"status": "running"}))
-
-
-PAUSES = {"db-swap": in_db_swap, "redis-swap": in_redis_swap}
-
-
-@pytest.mark.parametrize("pause", sorted(PAUSES))
-def test_restore_killed_inside_a_swap_module_run_leaves_old_or_restored_data_and_a_rerun_finishes(
-    pause: str,
-    backup: str,
-    host: Any,
-    docker_client: docker.DockerClient,
-    test_vars: dict[str, Any],
-) -> None:
-    """Killed while a module runs, not between tasks: inside the psql transaction that renames
-    the databases, and while the container that swaps Redis' files runs (each held for 8 s by
-    a test-only pause). Every process of the run dies (the controller's process group and the
-    module on the laptop, as a closed terminal or a power cut of the laptop); what was started
-    on the engine (the psql session, the swap container) ends on its own, either way."""
-    old = f"old-{pause}"
-    set_data(test_vars, old)
-    cmd, env = playbook_command(
-        PROJECT / "playbooks" / "restore.yml",
-        {"backup": backup, "integrador_restore_confirmed": True, "integrador_test_pause_restore_at": pause},
-    )
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    deadline = time.monotonic() + 300
-    while not PAUSES[pause](docker_client, test_vars):
-        assert proc.poll() is None, finish(proc)
-        assert time.monotonic() < deadline, "the swap never started"
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    docker_client.containers.get(LAPTOP).exec_run(["pkill", "-KILL", "-f", "^/usr/bin/python3$"])
-    killed = finish(proc)
-    assert killed.rc == -9, killed
-    assert known_task("Restore is summarised") not in killed.output, killed
-    # What the engine still runs ends by itself (the pause is 8 s).
-    deadline = time.monotonic() + 90
-    while PAUSES[pause](docker_client, test_vars):
-        assert time.monotonic() < deadline, "the orphaned swap did not end"
-        time.sleep(0.5)
-    assert sql(test_vars, f"SELECT v FROM {TABLE} WHERE id = 1")[0][0] in (old, "original")
-    assert redis_value(docker_client, test_vars) in (old, "original")
-    assert journal(docker_client), "the killed run's journal is left behind"
-
-    rerun_finishes(backup, host, docker_client, test_vars)
 
 
 def test_two_converges_at_once_wait_or_name_the_first(

@@ -2,9 +2,7 @@
 # Puts the Redis data staged by restore.yml (/scratch, read-only) in place of
 # the live data (/live) of a stopped Redis, in one rename, and can be run again
 # at any point: a run killed anywhere leaves the old or the restored data.
-#   redis_swap.sh <restore id> <appendfilename> <appendonly yes|no> [pause]
-# (pause: TEST ONLY, seconds to wait before the swap's rename, so that a test can kill the
-# run while this container runs; 0 otherwise.)
+#   redis_swap.sh <restore id> <appendfilename> <appendonly yes|no>
 #
 # With AOF (appendonly yes), Redis 7+ loads what appendonlydir/<appendfilename>.manifest
 # lists. The staged base and increment files are copied in beside the live
@@ -17,7 +15,6 @@ set -eu
 id="$1"
 af="$2"
 aof="$3"
-pause="${4:-0}"
 d=/live/appendonlydir
 m="$d/$af.manifest"
 marker="$d/.integrador-restore-$id"
@@ -53,7 +50,6 @@ if [ "$aof" = yes ]; then
     chown --reference="/scratch/appendonlydir/$af.manifest" "$d/.manifest.$id" 2>/dev/null || true
     cp -p "$d/.manifest.$id" "$marker"
     sync
-    sleep "$pause"
     mv -f "$d/.manifest.$id" "$m"
     sync
     echo "swapped"
