@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -22,7 +21,13 @@ from ansible.module_utils.integrador_dotenv import (
     values as dotenv_values,
     why_unwritable,
 )
-from ansible.module_utils.integrador_env_state import STATE_PREFIX, digest, find_state, sha256
+from ansible.module_utils.integrador_env_state import (
+    STATE_PREFIX,
+    digest,
+    find_state,
+    sha256,
+    started_records,
+)
 
 DOCUMENTATION = r"""
 module: integrador_env_file
@@ -423,24 +428,10 @@ def write(module: AnsibleModule, path: str, text: str, mode: int) -> None:
 
 def started(started_dir: str, path: str, text: str) -> dict[str, str]:
     """Whether each service recorded in started_dir read this file's current bytes at start."""
-    if not started_dir or not os.path.isdir(started_dir):
+    if not started_dir:
         return {}
-    now = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    same = os.path.realpath(path)
-    result: dict[str, str] = {}
-    for name in sorted(os.listdir(started_dir)):
-        if not name.endswith(".json"):
-            continue
-        try:
-            with open(os.path.join(started_dir, name), encoding="utf-8") as handle:
-                record = json.load(handle)
-            if os.path.realpath(str(record["env_file"])) != same:
-                continue
-            digest_then = str(record["sha256"])
-        except (OSError, ValueError, KeyError, TypeError):
-            digest_then = ""  # unreadable: what it started with is unknown, so it is not current
-        result[name[: -len(".json")]] = "current" if digest_then == now else "stale"
-    return result
+    records = started_records(started_dir, path, text.encode("utf-8"))
+    return {name: "current" if same else "stale" for name, same in records.items()}
 
 
 def main() -> None:

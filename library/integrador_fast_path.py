@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_docker import DockerError, connect
 from ansible.module_utils.integrador_docker_context import resolve as resolve_docker_context
-from ansible.module_utils.integrador_env_state import leaves_as_is
+from ansible.module_utils.integrador_env_state import leaves_as_is, started_records
 from ansible.module_utils.integrador_ports import port_in_use
 from ansible.module_utils.integrador_probe import docker_health, docker_start, http_get, postgres, redis
 
@@ -310,13 +310,17 @@ class Units:
                     raise NotFast(f"{' '.join(disabled)} could not be enabled ({done.stderr.strip()[:200]})")
             done = run(["systemctl", "--user", "start", "--no-block", *names])
         else:
-            # supervisorctl start waits for each program's startsecs in turn: one call per
-            # program, side by side, so the wait is the longest one, not their sum.
-            with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
-                runs = list(pool.map(lambda name: run([*self.ctl, "start", name]), names))
-            done = next((r for r in runs if r.returncode != 0), runs[0])
+            done = self.each_program("start", names)
         if done.returncode != 0:
             raise NotFast(f"{' '.join(names)} did not start ({(done.stderr or done.stdout).strip()[:200]})")
+
+    def each_program(self, verb: str, names: list[str]) -> subprocess.CompletedProcess[str]:
+        """supervisorctl VERB, one call per program, side by side: start and restart wait for
+        each program's startsecs in turn, so the wait is the longest one, not their sum. The
+        first failed call, or the first."""
+        with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+            runs = list(pool.map(lambda name: run([*self.ctl, verb, name]), names))
+        return next((r for r in runs if r.returncode != 0), runs[0])
 
     def restart(self, names: list[str]) -> None:
         """Restarts running services (they read a changed .env at their next start). It returns
@@ -325,35 +329,9 @@ class Units:
         if self.manager == "systemd":
             done = run(["systemctl", "--user", "restart", *names])
         else:
-            with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
-                runs = list(pool.map(lambda name: run([*self.ctl, "restart", name]), names))
-            done = next((r for r in runs if r.returncode != 0), runs[0])
+            done = self.each_program("restart", names)
         if done.returncode != 0:
             raise NotFast(f"{' '.join(names)} did not restart ({(done.stderr or done.stdout).strip()[:200]})")
-
-
-def started_records(started_dir: str, env_path: str, data: bytes) -> dict[str, bool]:
-    """Per start record in started_dir that names env_path (app_services' launcher writes
-    <service>.json at each start): whether that start read these bytes."""
-    now = hashlib.sha256(data).hexdigest()
-    same = os.path.realpath(env_path)
-    found: dict[str, bool] = {}
-    try:
-        names = sorted(os.listdir(started_dir))
-    except OSError:
-        return found
-    for name in names:
-        if not name.endswith(".json"):
-            continue
-        try:
-            with open(os.path.join(started_dir, name), encoding="utf-8") as handle:
-                record = json.load(handle)
-            if os.path.realpath(str(record["env_file"])) != same:
-                continue
-            found[name[: -len(".json")]] = str(record["sha256"]) == now
-        except (OSError, ValueError, KeyError, TypeError):
-            found[name[: -len(".json")]] = False
-    return found
 
 
 def hand_edited_env(env: dict[str, Any], services: list[dict[str, Any]]) -> tuple[list[str], list[str], str]:

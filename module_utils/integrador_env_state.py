@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 
 from ansible.module_utils.integrador_dotenv import parse, values
@@ -81,3 +82,27 @@ def leaves_as_is(text: str, value_sha256: dict[str, str], secret_keys: list[str]
     if span is not None:
         return text[span[0] : span[1]] == state_json, kept
     return not new_state, kept
+
+
+def started_records(started_dir: str, env_path: str, data: bytes) -> dict[str, bool]:
+    """Per start record in started_dir that names env_path (app_services' launcher writes
+    <service>.json at each start): whether that start read these bytes."""
+    now = hashlib.sha256(data).hexdigest()
+    same = os.path.realpath(env_path)
+    found: dict[str, bool] = {}
+    try:
+        names = sorted(os.listdir(started_dir))
+    except OSError:
+        return found
+    for name in names:
+        if not name.endswith(".json"):
+            continue
+        try:
+            with open(os.path.join(started_dir, name), encoding="utf-8") as handle:
+                record = json.load(handle)
+            if os.path.realpath(str(record["env_file"])) != same:
+                continue
+            found[name[: -len(".json")]] = str(record["sha256"]) == now
+        except (OSError, ValueError, KeyError, TypeError):
+            found[name[: -len(".json")]] = False
+    return found
