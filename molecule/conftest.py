@@ -143,8 +143,19 @@ class ConvergeResult:
                 return int(line.split("changed=")[1].split()[0])
         raise AssertionError(f"no PLAY RECAP in output:\n{self.output}")
 
+    def failure(self) -> str:
+        """The task that failed and its message, on one line: pytest's short summary (all that CI
+        keeps of a failed run) shows the first line of an assertion's message."""
+        task = ""
+        for line in self.output.splitlines():
+            if line.startswith(("TASK [", "RUNNING HANDLER [")):
+                task = line.split("[", 1)[1].rsplit("]", 1)[0]
+            elif line.startswith("fatal: [") or ("FAILED!" in line and line.startswith("failed: [")):
+                return f", failed: {task}: {' '.join(line.split())[:400]}"
+        return ""
+
     def __repr__(self) -> str:
-        return f"ConvergeResult(rc={self.rc})\n{self.output[-4000:]}"
+        return f"ConvergeResult(rc={self.rc}{self.failure() if self.rc else ''})\n{self.output[-4000:]}"
 
 
 def playbook_command(

@@ -101,7 +101,7 @@ def edit(host: Any, paths: Any, kind: str) -> Callable[[], None]:
     return undo
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
 @given(setting=SETTINGS, kind=st.sampled_from(FILE_EDITS))
 def test_the_fast_path_answers_as_a_check_mode_converge(
     host: Any, paths: Any, converge: Callable[..., Any], setting: dict[str, Any], kind: str
