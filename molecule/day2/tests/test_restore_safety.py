@@ -33,6 +33,8 @@ from stack import (
 from test_backup_restore import KEY, TABLE, data, leftovers, set_data
 
 LOCK = f"{STATE}/run.lock"
+# The lock timeout of a run that must wait for another (seconds).
+PATIENT = 900
 RESTORED = ("original", "[1,2,3]", "original")
 # The boundaries restore.yml can be killed at (integrador_test_kill_restore_at),
 # in the order it reaches them.
@@ -160,7 +162,8 @@ def test_two_converges_at_once_wait_or_name_the_first(
 ) -> None:
     first = start(scenario_converge())
     wait_for_lock(docker_client, first)
-    patient = start(scenario_converge())
+    # Patient beyond the default 120 s: under CI's load one converge can take about that long.
+    patient = start(scenario_converge(), {"integrador_lock_timeout": PATIENT})
     impatient = finish(start(scenario_converge(), {"integrador_lock_timeout": 0}))
     assert finish(first).rc == 0
 
@@ -185,7 +188,8 @@ def test_two_restores_at_once_run_one_after_the_other(
     confirmed = {"backup": backup, "integrador_restore_confirmed": True}
     first = start(playbook, confirmed)
     wait_for_lock(docker_client, first)
-    second = start(playbook, confirmed)
+    # Patient beyond the default 120 s: under CI's load one restore took longer (the last red CI).
+    second = start(playbook, {**confirmed, "integrador_lock_timeout": PATIENT})
     one, two = finish(first), finish(second)
 
     assert one.rc == 0, one
