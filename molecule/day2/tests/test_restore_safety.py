@@ -33,7 +33,8 @@ from stack import (
 from test_backup_restore import KEY, TABLE, data, leftovers, set_data
 
 LOCK = f"{STATE}/run.lock"
-# The lock timeout of a run that must wait for another (seconds).
+# The lock timeout of a run that must wait for another (seconds): beyond the default 120 s, which
+# one converge or restore can take under CI's load (a restore did, in a red CI run).
 PATIENT = 900
 RESTORED = ("original", "[1,2,3]", "original")
 # The boundaries restore.yml can be killed at (integrador_test_kill_restore_at),
@@ -101,8 +102,9 @@ def test_restore_killed_at_each_step_leaves_old_or_restored_data_and_a_rerun_fin
     rerun let finish. After each kill each store holds its old or its restored data and the
     run's lock and journal are left; the run after it took the lock over and got past the step
     the last one was killed at (it was killed at the next), so a rerun finishes a restore killed
-    at any step, including a rerun itself killed. (One chain of 7 runs, not 6 pairs: the same
-    proof in about half the time.)"""
+    at any step, including a rerun itself killed. (One chain of 7 runs, not 6 pairs, in about
+    half the time; from units-stopped on, the run killed is a rerun resuming from "staged", not
+    a fresh restore: both go through the same swap block, which finds out what was done.)"""
     old = "old"
     set_data(test_vars, old)
     lock_left = False  # by a run killed before this one
@@ -162,7 +164,6 @@ def test_two_converges_at_once_wait_or_name_the_first(
 ) -> None:
     first = start(scenario_converge())
     wait_for_lock(docker_client, first)
-    # Patient beyond the default 120 s: under CI's load one converge can take about that long.
     patient = start(scenario_converge(), {"integrador_lock_timeout": PATIENT})
     impatient = finish(start(scenario_converge(), {"integrador_lock_timeout": 0}))
     assert finish(first).rc == 0
@@ -188,7 +189,6 @@ def test_two_restores_at_once_run_one_after_the_other(
     confirmed = {"backup": backup, "integrador_restore_confirmed": True}
     first = start(playbook, confirmed)
     wait_for_lock(docker_client, first)
-    # Patient beyond the default 120 s: under CI's load one restore took longer (the last red CI).
     second = start(playbook, {**confirmed, "integrador_lock_timeout": PATIENT})
     one, two = finish(first), finish(second)
 
