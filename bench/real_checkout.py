@@ -40,7 +40,8 @@ both units, the API's and the gateway's health URLs):
 Never asserts: prints a table, what failed (task and message) and what the first converge
 read from the checkout. Every run's output is written to --logs.
 
-    .venv/bin/python bench/real_checkout.py [--checkout /tmp/realcheckout] [--keep] [--logs DIR] [--profile]
+    .venv/bin/python bench/real_checkout.py [--checkout /tmp/realcheckout] [--keep] [--logs DIR]
+                                            [--profile] [--until STEP]
 
 Everything it creates is named realco (laptop-realco, realco_db, realco_redis, realco_ollama,
 realco_pgdata, realco_redisdata, realco_models) on ports 25432, 26380, 28000, 28001 (28005
@@ -396,7 +397,11 @@ def database_note() -> str:
     return f"database: alembic {version}, {tables} tables, app_tenant {tenants} rows, app_user {users} rows"
 
 
-def run_sequence(steps: list[Step], logs: Path, profile: bool) -> None:
+class Enough(Exception):
+    """The step --until names has run: the rest of the matrix is left out."""
+
+
+def run_sequence(steps: list[Step], logs: Path, profile: bool, until: str = "") -> None:
     """Appends each step to `steps` as it ends (a step that raises leaves the earlier ones)."""
 
     def step(name: str, *extra: str, playbook: str = "dev.yml") -> Step:
@@ -408,6 +413,8 @@ def run_sequence(steps: list[Step], logs: Path, profile: bool) -> None:
                 "".join(journal_tail(unit) for unit in UNITS.values())
             )
         steps.append(current)
+        if until and name.split()[0] == until:
+            raise Enough(name)
         return current
 
     def pid_note(before: Step, after: Step) -> None:
@@ -622,6 +629,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the laptop and the stack running")
     parser.add_argument("--logs", type=Path, default=Path("/tmp/realco-logs"), help="each run's output")
     parser.add_argument("--profile", action="store_true", help="per-task times in the logs (profile_tasks)")
+    parser.add_argument("--until", default="", help="stop after this step (f2: the first 7 steps only)")
     args = parser.parse_args()
     checkout = args.checkout.resolve()
     if not (checkout / "backend").is_dir():
@@ -636,7 +644,9 @@ def main() -> None:
         copy_checkout(checkout)
         install_ansible()
         print(f"laptop ready in {time.monotonic() - started:.0f} s", flush=True)
-        run_sequence(steps, args.logs, args.profile)
+        run_sequence(steps, args.logs, args.profile, args.until)
+    except Enough as last:
+        print(f"--until {args.until}: stopped after {last}", flush=True)
     finally:
         report(steps)
         if args.keep:

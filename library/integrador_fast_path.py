@@ -36,6 +36,7 @@ from ansible.module_utils.integrador_docker_context import resolve as resolve_do
 from ansible.module_utils.integrador_env_state import leaves_as_is, started_records
 from ansible.module_utils.integrador_ports import port_in_use
 from ansible.module_utils.integrador_probe import docker_health, docker_start, http_get, postgres, redis
+from ansible.module_utils.integrador_reload_watch import ReloadWatch
 
 DOCUMENTATION = r"""
 module: integrador_fast_path
@@ -390,6 +391,8 @@ def wait(
     began = time.monotonic()
     pending = list(targets)
     ready_names: set[str] = set()
+    # A service whose uvicorn --reload worker exited will not answer: not worth its timeout.
+    watches = {id(t): ReloadWatch(t["record"]) for _, t, _, _ in targets if t.get("record")}
     while pending:
         still = []
         for kind, target, password, timeout in pending:
@@ -399,6 +402,9 @@ def wait(
                 continue
             if time.monotonic() - began >= timeout:
                 raise NotFast(f"{target.get('name', kind)} did not answer within {timeout:g} s ({answer})")
+            dead = watches[id(target)].dead() if id(target) in watches else ""
+            if dead:
+                raise NotFast(f"{target.get('name', kind)} will not answer: {dead}")
             still.append((kind, target, password, timeout))
         pending = still
         if on_ready:
@@ -500,7 +506,13 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
     targets = [
         (
             "http",
-            {"url": s["health_url"], "name": s["unit"]},
+            {
+                "url": s["health_url"],
+                "name": s["unit"],
+                "record": os.path.join(env["started_dir"], f"{s['name']}.json")
+                if env["started_dir"] and s.get("name")
+                else "",
+            },
             "",
             float(s["timeout"])
             if s["unit"] in stopped_units or s["unit"] in restart

@@ -20,6 +20,7 @@ from ansible.module_utils.integrador_probe import (
     postgres,
     redis,
 )
+from ansible.module_utils.integrador_reload_watch import ReloadWatch
 
 DOCUMENTATION = r"""
 module: integrador_wait
@@ -101,6 +102,15 @@ options:
       timeout:
         description: Seconds this target may take; the module's I(timeout) when not set.
         type: int
+      record:
+        description: >-
+          The start record of the service behind an http target (app_services' launcher writes
+          <state>/started/<service>.json with the pid it ran). When that process is
+          C(uvicorn --reload) and the app's worker it started has exited (a setting refused, an
+          import error), the service cannot answer before a file changes: the wait for it ends
+          then, with that reason, instead of at its timeout. Linux only (/proc); elsewhere, or
+          when the record cannot be read, the wait is the timeout's.
+        type: str
   timeout:
     description: Seconds to wait for every target.
     type: int
@@ -136,6 +146,11 @@ answers:
   description: The last answer of each target, by name.
   type: dict
   returned: always
+dead:
+  description: Targets whose wait ended early because their uvicorn --reload worker exited (I(record)).
+  type: list
+  elements: str
+  returned: failure
 seconds:
   description: How long the wait took.
   type: float
@@ -186,6 +201,7 @@ def main() -> None:
                     "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
                     "docker_healthy": {"type": "bool", "default": False},
                     "timeout": {"type": "int"},
+                    "record": {"type": "str"},
                 },
                 "required_if": [
                     ("kind", "postgres", ["port"]),
@@ -227,22 +243,34 @@ def main() -> None:
             )
 
     answers: dict[str, str] = {}
+    watches = {t["name"]: ReloadWatch(t["record"]) for t in targets if t["kind"] == "http" and t["record"]}
     pending = list(targets)
     while pending:
         now = time.monotonic() - began
         still = []
+        dead: dict[str, str] = {}
         for target in pending:
             ready, answers[target["name"]] = probe(target)
             if not ready:
                 still.append(target)
+                watch = watches.get(target["name"])
+                reason = watch.dead() if watch else ""
+                if reason:
+                    dead[target["name"]] = reason
         pending = still
         if not pending:
             break
-        late = [t for t in pending if now >= (t["timeout"] or module.params["timeout"])]
+        late = [t for t in pending if t["name"] in dead or now >= (t["timeout"] or module.params["timeout"])]
         if late:
             lines = []
             for target in late:
                 limit = target["timeout"] or module.params["timeout"]
+                if target["name"] in dead:
+                    lines.append(
+                        f"{target['name']} will not answer ({target['kind']}, last answer: "
+                        f"{answers[target['name']]}): {dead[target['name']]}."
+                    )
+                    continue
                 lines.append(
                     f"{target['name']} did not answer within {limit} s "
                     f"({target['kind']}, last answer: {answers[target['name']]})."
@@ -257,6 +285,7 @@ def main() -> None:
                 msg=mask("\n".join(lines), secrets),
                 started=started,
                 answers={k: mask(v, secrets) for k, v in answers.items()},
+                dead=sorted(dead),
                 seconds=round(time.monotonic() - began, 2),
             )
         time.sleep(module.params["interval"])

@@ -85,6 +85,7 @@ def fast_path_module() -> ModuleType:
         "integrador_probe",
         "integrador_dotenv",
         "integrador_env_state",
+        "integrador_reload_watch",
     ):
         qualified = f"ansible.module_utils.{name}"
         if qualified not in sys.modules:
