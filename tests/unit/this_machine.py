@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
+from typing import Any
 
 
 def has_ipv6_loopback() -> bool:
@@ -41,3 +43,14 @@ def alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (ProcessLookupError, FileNotFoundError):
         return False
+
+
+def eventually(check: Any, seconds: float = 60) -> Any:
+    """Polls check until it returns something true (never a timed assertion: the
+    limit only keeps a broken test from hanging)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from ansible_adhoc import run_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
-from this_machine import free_port
+from this_machine import eventually, free_port
 
 watch = load(ROOT / "module_utils" / "integrador_reload_watch.py", "integrador_reload_watch_under_test")
 
@@ -41,16 +40,6 @@ APP_OK = "async def app(scope, receive, send):\n" + textwrap.indent(
 APP_REFUSED = (
     'raise SystemExit("1 validation error for Settings\\nnot_a_setting: Extra inputs are not permitted")\n'
 )
-
-
-def eventually(check: Any, seconds: float = 60) -> Any:
-    """Polls check until it returns something true (the limit only keeps a broken test from hanging)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 class Service:

@@ -9,7 +9,6 @@ import http.server
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,23 +19,12 @@ from ansible_adhoc import run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
-from this_machine import free_port
+from this_machine import eventually, free_port
 
 probe = load(ROOT / "module_utils" / "integrador_probe.py", "integrador_probe_under_test")
 PREFIX = "itest_unitwait"
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 PG_PASSWORD = "unit-Pg-pass-8421"
-
-
-def eventually(check: Any, seconds: float = 60) -> Any:
-    """Polls check until it returns something true (never a timed assertion: the
-    limit only keeps a broken test from hanging)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
