@@ -9,10 +9,11 @@ waits. Waiting the whole health timeout for it cost a minute per wait on the rea
 
 ReloadWatch follows the process app_services' launcher recorded at the service's start
 (<state>/started/<service>.json, its "pid"; the launcher execs the command, so the pid is
-uvicorn's own): once a worker child has been seen and none has been there for `grace`
-seconds, it answers why. It answers nothing (keep waiting) whenever it cannot tell: no
-record, a pid that is gone or changed, a command without --reload, no /proc (macOS,
-Windows): an input it cannot read never shortens a wait. Standard library only: it runs
+uvicorn's own): once a worker child has been seen, or multiprocessing's resource tracker
+says one was started, and no live worker has been there for `grace` seconds, it answers
+why. It answers nothing (keep waiting) whenever it cannot tell: no record, a pid that is
+gone or changed, a command without --reload, no /proc (macOS, Windows): an input it cannot
+read never shortens a wait. Standard library only: it runs
 on the managed host's Python, never on a library of the user's virtualenv."""
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ def _read(path: str) -> bytes:
             return handle.read()
     except OSError:
         return b""
+
+
+def _stat(pid: int | str) -> list[bytes]:
+    """The fields of /proc/<pid>/stat after the command name (state first), [] when gone.
+    The name is in parentheses and may hold spaces: the fields start after its last ")"."""
+    stat = _read(f"/proc/{pid}/stat")
+    return stat[stat.rfind(b")") + 2 :].split()
 
 
 def recorded_pid(record: str) -> int:
@@ -72,8 +80,7 @@ def children(pid: int) -> list[int] | None:
     except OSError:
         return None
     for entry in entries:
-        stat = _read(f"/proc/{entry}/stat")
-        fields = stat[stat.rfind(b")") + 2 :].split()
+        fields = _stat(entry)
         if len(fields) > 1 and fields[1] == str(pid).encode():
             found.append(int(entry))
     return found
@@ -94,15 +101,13 @@ def workers(pid: int) -> tuple[list[int], bool] | None:
 
 def state(pid: int) -> str:
     """The process's state letter (R, S, Z...), empty when it is gone."""
-    stat = _read(f"/proc/{pid}/stat")
-    fields = stat[stat.rfind(b")") + 2 :].split()
+    fields = _stat(pid)
     return fields[0].decode("ascii", "replace") if fields else ""
 
 
 def age(pid: int) -> float:
     """Seconds since the process started (0 when /proc cannot tell)."""
-    stat = _read(f"/proc/{pid}/stat")
-    fields = stat[stat.rfind(b")") + 2 :].split()
+    fields = _stat(pid)
     try:
         started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
         uptime = float(_read("/proc/uptime").split()[0])
