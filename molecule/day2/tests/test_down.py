@@ -103,6 +103,14 @@ def test_purge_says_what_it_destroys_then_removes_containers_and_volumes(
     assert again.rc == 0, again
     assert again.changed == 0, again
     assert "integrador_purge=true: nothing to remove, no container or volume is left." in again.output, again
+    # A backup of a stack whose containers are gone names them and the way back (it failed on a
+    # template reading the State of a container that does not exist).
+    nothing = play("backup")
+    assert nothing.rc != 0, nothing
+    assert (
+        f"{containers[0]} (removed) and {containers[1]} (removed) are not running. Start it with `make dev`"
+        in (nothing.output)
+    ), nothing
 
     # Back from nothing: an empty, healthy database with the vector extension, an empty Redis.
     result = converge()
