@@ -4,6 +4,7 @@ host's network, so its published ports answer on 127.0.0.1 here)."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,15 @@ def play(name: str, extra_vars: dict[str, Any] | None = None, *args: str) -> Con
 def restore(extra_vars: dict[str, Any] | None = None, *args: str) -> ConvergeResult:
     """playbooks/restore.yml, confirmed as `make restore` confirms it once the user typed yes."""
     return play("restore", {"integrador_restore_confirmed": True, **(extra_vars or {})}, *args)
+
+
+def backup_name(result: ConvergeResult) -> str:
+    """The folder a successful playbooks/backup.yml run wrote, as its summary names it
+    (`-e backup=<time>`, with -NN when another backup took the same second)."""
+    assert result.rc == 0, result
+    found = re.search(r"-e backup=(\d{8}T\d{6}Z(?:-\d{2})?)", result.output)
+    assert found, result
+    return found.group(1)
 
 
 def pg(test_vars: dict[str, Any], dbname: str = "menu_ops") -> psycopg2.extensions.connection:

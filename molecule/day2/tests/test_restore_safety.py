@@ -6,7 +6,6 @@ spaces and quotes restores; two backups within one second get two folders."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from stack import (
     LAPTOP,
     STATE,
     UNITS,
+    backup_name,
     endpoints_answer,
     journal,
     kv,
@@ -46,11 +46,7 @@ KILL_POINTS = ["staging", "staged", "units-stopped", "db-swapped", "redis-swappe
 def backup(test_vars: dict[str, Any]) -> Iterator[str]:
     """A backup of the stack holding the value 'original'; yields its folder name."""
     set_data(test_vars, "original")
-    result = play("backup")
-    assert result.rc == 0, result
-    match = re.search(r"-e backup=([0-9TZ-]+)", result.output)
-    assert match, result
-    yield match.group(1)
+    yield backup_name(play("backup"))
 
 
 def flat(output: str) -> str:
@@ -193,13 +189,8 @@ def test_two_restores_at_once_run_one_after_the_other(
     the first, and that such a folder restores (one restore fewer than a test of each: a whole
     restore takes about a minute)."""
     set_data(test_vars, "odd")
-    made = play("backup")
-    assert made.rc == 0, made
-    taken = re.search(r"-e backup=([0-9TZ-]+)", made.output)
-    assert taken, made
-    host.run_test(
-        "rm -rf %s && mv %s %s", f"{BACKUPS}/{ODD}", f"{BACKUPS}/{taken.group(1)}", f"{BACKUPS}/{ODD}"
-    )
+    taken = backup_name(play("backup"))
+    host.run_test("rm -rf %s && mv %s %s", f"{BACKUPS}/{ODD}", f"{BACKUPS}/{taken}", f"{BACKUPS}/{ODD}")
     set_data(test_vars, "changed")
     playbook = PROJECT / "playbooks" / "restore.yml"
     confirmed = {"integrador_restore_confirmed": True}
