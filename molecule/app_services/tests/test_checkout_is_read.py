@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,18 @@ def journal_since(host: Any, cursor: str) -> str:
     return host.run(
         f"{USER_ENV} journalctl --user --unit {API_UNIT} --after-cursor '{cursor}' --no-pager -o cat"
     ).stdout
+
+
+def journal_showing(host: Any, cursor: str, *phrases: str, seconds: float = 30) -> str:
+    """The unit's journal since cursor, read again until every phrase is in it (or the limit:
+    the assertions after it then show what was there). A start's lines can reach the journal
+    after the API already answers: a CI run read it once and missed the launcher's lines."""
+    deadline = time.monotonic() + seconds
+    while True:
+        seen = journal_since(host, cursor)
+        if all(phrase in seen for phrase in phrases) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.5)
 
 
 def journal_cursor(host: Any) -> str:
@@ -155,7 +168,13 @@ def test_migrations_ran_once_and_the_seed_once(
     # A restart (a crash, a reboot) finds both marks current: one query, nothing run.
     cursor = journal_cursor(host)
     restart_api(host, api)
-    seen = journal_since(host, cursor)
+    seen = journal_showing(
+        host,
+        cursor,
+        "migrations up to date",
+        "alembic not run",
+        "already seeded in this database, seed not run",
+    )
     assert "migrations up to date" in seen and "alembic not run" in seen, seen
     assert "already seeded in this database, seed not run" in seen, seen
     assert "upgrade head (fingerprint" not in seen and "seeding a fresh database" not in seen, seen
@@ -191,7 +210,7 @@ def test_a_fresh_database_is_migrated_and_seeded_again(
     drop_what_the_checkout_made(test_vars)
     cursor = journal_cursor(host)
     restart_api(host, api)
-    seen = journal_since(host, cursor)
+    seen = journal_showing(host, cursor, "upgrade head (fingerprint", "seeding a fresh database")
     assert "upgrade head (fingerprint" in seen and "seeding a fresh database" in seen, seen
     assert [row["name"] for row in requests.get(f"{api}/api/menu", timeout=10).json()] == SEEDED_NAMES
 
