@@ -21,20 +21,20 @@ comma := ,
 export PYTHONWARNINGS := $(if $(PYTHONWARNINGS),$(PYTHONWARNINGS)$(comma))ignore:::ansible._internal._ssh._ssh_agent
 # The command-line variables below are read raw ($(value)): exporting them as make
 # does for a command-line variable would expand them, running a $(shell ...) they hold.
-unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES SCENARIO
+unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES SCENARIO NAME
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-quick venv lock images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli doctor workstation
+.PHONY: help dev test test-quick venv lock images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli doctor workstation snapshot snapshots restore-snapshot drop-snapshot
 
 help: ## this list (the default); variables: INSTANCE=<name> (every stack command: a second stack, docs/day2.md), ARGS="<ansible-playbook arguments>"
 	@echo "Usage: make <command> [VARIABLE=value ...]"
 	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)$$/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | \
-	  while IFS=$$'\t' read -r target text; do printf '  make %-11s %s\n' "$$target" "$$text"; done
+	  while IFS=$$'\t' read -r target text; do printf '  make %-16s %s\n' "$$target" "$$text"; done
 
 # The commands of a developer's day are aliases of `integrador <verb>` (integrador_cli/,
 # docs/day2.md#command-line). make's variables reach it raw, through the environment ($(value)
 # expands nothing, so a value that looks like make or shell code stays text), mapped to its
-# options: INSTANCE to --instance, SERVICE to --service, BACKUP to --backup, FORMAT, FOLLOW,
+# options: INSTANCE to --instance, SERVICE to --service, BACKUP to --backup, NAME to --name, FORMAT, FOLLOW,
 # PURGE and YES to hidden --make-* options that take make's words (1, true, yes in any case are
 # yes; empty, 0, false, no are no; anything else stops), ARGS after `--`, CONVERGE to --converge.
 # The CLI checks every value before a playbook runs and names the variable (`INSTANCE=B is not a
@@ -47,6 +47,7 @@ export INTEGRADOR_MAKE_FOLLOW = $(value FOLLOW)
 export INTEGRADOR_MAKE_PURGE = $(value PURGE)
 export INTEGRADOR_MAKE_YES = $(value YES)
 export INTEGRADOR_MAKE_BACKUP = $(value BACKUP)
+export INTEGRADOR_MAKE_NAME = $(value NAME)
 # (make -n before the first make installed it: the command is printed, as make -n prints the rest.)
 integrador = $(if $(findstring n,$(firstword -$(MAKEFLAGS))),$(if $(wildcard $(VENV)/bin/integrador),,echo ))$(VENV)/bin/integrador --make --converge='$(CONVERGE)'
 instance = --instance="$$INTEGRADOR_MAKE_INSTANCE"
@@ -139,6 +140,18 @@ down: $(STAMP) ## stop the services and containers (data kept); PURGE=1 also rem
 
 restore: $(STAMP) ## put a backup back: BACKUP=<backup folder> (make backup names it); the current data is backed up first; YES=1 skips the question
 	@+$(integrador) restore $(instance) --backup="$$INTEGRADOR_MAKE_BACKUP" --make-yes="$$INTEGRADOR_MAKE_YES" -- $(ARGS)
+
+snapshot: $(STAMP) ## snapshot PostgreSQL and Redis in seconds (kept beside the live data); NAME=<name> for one never pruned
+	@+$(integrador) snapshot $(instance) --name="$$INTEGRADOR_MAKE_NAME" -- $(ARGS)
+
+snapshots: $(STAMP) ## the snapshots: name, when, size, Alembic revision, git branch; FORMAT=json for scripts
+	@+$(integrador) snapshots $(instance) --make-format="$$INTEGRADOR_MAKE_FORMAT" -- $(ARGS)
+
+restore-snapshot: $(STAMP) ## put snapshot NAME=<name> back (the data it replaces becomes snapshot undo-<time>)
+	@+$(integrador) restore-snapshot $(instance) --name="$$INTEGRADOR_MAKE_NAME" -- $(ARGS)
+
+drop-snapshot: $(STAMP) ## remove snapshot NAME=<name>
+	@+$(integrador) drop-snapshot $(instance) --name="$$INTEGRADOR_MAKE_NAME" -- $(ARGS)
 
 psql: $(STAMP) ## interactive psql on menu_ops as the configured user (piped input works: echo 'select 1' | make psql)
 	@+$(integrador) psql $(instance) -- $(ARGS)

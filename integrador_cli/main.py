@@ -613,6 +613,137 @@ def restore(
     rt.finish(rc)
 
 
+# --- Snapshots ----------------------------------------------------------------------------------
+
+# As library/integrador_snapshot.py checks it (module_utils/integrador_snapshot.py, NAME).
+SNAPSHOT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
+SNAPSHOT_RULE = "1 to 30 of a-z, 0-9, '-' and '_', starting with a letter or a digit"
+
+
+class SnapshotName(click.ParamType):
+    """A snapshot's name: checked before a playbook runs (from make, as NAME=)."""
+
+    name = "name"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        raw = str(value)
+        word = raw.strip(MAKE_BLANKS)
+        if word == "" or SNAPSHOT_NAME.fullmatch(word):
+            return word
+        if from_make(ctx):
+            raise Stop(f"NAME={raw} is not a snapshot name: use {SNAPSHOT_RULE}. Nothing was run.", 2)
+        self.fail(f"{raw!r} is not a snapshot name: use {SNAPSHOT_RULE}.", param, ctx)
+
+
+def snapshot_name_option(required: bool) -> Callable[[Callable], Callable]:
+    return click.option(
+        "--name",
+        "snapshot_name",
+        type=SnapshotName(),
+        default="",
+        help=(
+            "The snapshot (make: NAME=)."
+            if required
+            else "A name of your own (make: NAME=); none: the UTC time,"
+            " and the snapshot is automatic (only integrador_snapshot_keep of those are kept)."
+        ),
+    )
+
+
+def snapshot_playbook(
+    rt: Runtime, action: str, name: str, instance: str, verbose: int, extra: Sequence[str] = ()
+) -> list[str]:
+    chosen = ["-e", f"integrador_snapshot_action={action}"]
+    if name:
+        chosen += ["-e", f"integrador_snapshot_name={name}"]
+    return rt.playbook("playbooks/snapshot.yml", [*chosen, *extra], instance=instance, verbose=verbose)
+
+
+def need_name(rt: Runtime, name: str, verb: str) -> None:
+    if not name:
+        if rt.make:
+            raise Stop(f"usage: make {verb} NAME=<snapshot> (make snapshots lists them)", 2)
+        raise click.UsageError(f"Missing --name: the snapshot ({PROG} snapshots lists them).")
+
+
+@verb(
+    "snapshot PostgreSQL and Redis (seconds; kept beside the live data)",
+    examples="""
+  integrador snapshot                         # automatic: named after the UTC time
+  integrador snapshot --name before-migration # named: never dropped by integrador_snapshot_keep""",
+)
+@stack_options
+@snapshot_name_option(required=False)
+@pass_runtime
+def snapshot(rt: Runtime, instance: str, verbose: int, snapshot_name: str) -> None:
+    """Take a snapshot of PostgreSQL and Redis together (playbooks/snapshot.yml): the database is
+    copied inside its own cluster, Redis' keys go to the stack's state folder. Sessions open on
+    the database are closed (clients reconnect)."""
+    rt.finish(rt.run(snapshot_playbook(rt, "take", snapshot_name, instance, verbose)))
+
+
+@verb(
+    "the snapshots: name, when, size, Alembic revision, git branch",
+    examples="  integrador snapshots\n  integrador snapshots --json | jq -r '.hosts[].snapshots[].name'",
+)
+@stack_options
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='JSON on stdout ({"hosts": {<host>: {"snapshots": [...]}}}), '
+    "Ansible's output on stderr (make: FORMAT=json).",
+)
+@click.option(
+    "--make-format",
+    hidden=True,
+    default="",
+    type=MakeWord(
+        "FORMAT", {"": False, "table": False, "json": True}, "FORMAT takes table|json (no FORMAT: table)"
+    ),
+)
+@pass_runtime
+def snapshots(rt: Runtime, instance: str, verbose: int, as_json: bool, make_format: bool) -> None:
+    """List the snapshots of the stack, oldest first (playbooks/snapshot.yml)."""
+    if not (as_json or make_format):
+        rt.finish(rt.run(snapshot_playbook(rt, "list", "", instance, verbose)))
+    with tempfile.TemporaryDirectory(prefix="integrador-snapshots-") as folder:
+        argv = snapshot_playbook(
+            rt, "list", "", instance, verbose, ["-e", f"integrador_snapshot_json_dir={folder}"]
+        )
+        rc = rt.run(argv, to_stderr=True)
+        if rt.dry_run:
+            return
+        hosts = {p.stem: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))}
+    click.echo(json.dumps({"hosts": hosts}, indent=2))
+    rt.finish(rc)
+
+
+@verb(
+    "put a snapshot back (the replaced data becomes snapshot undo-<time>)",
+    examples="  integrador restore-snapshot --name before-migration",
+)
+@stack_options
+@snapshot_name_option(required=True)
+@pass_runtime
+def restore_snapshot(rt: Runtime, instance: str, verbose: int, snapshot_name: str) -> None:
+    """Put a snapshot back, PostgreSQL and Redis (playbooks/snapshot.yml), then restart the API and
+    the gateway. Does not ask: the data it replaces is kept as the automatic snapshot undo-<time>,
+    which the summary names (restore that one to go back)."""
+    need_name(rt, snapshot_name, "restore-snapshot")
+    rt.finish(rt.run(snapshot_playbook(rt, "restore", snapshot_name, instance, verbose)))
+
+
+@verb("remove a snapshot", examples="  integrador drop-snapshot --name before-migration")
+@stack_options
+@snapshot_name_option(required=True)
+@pass_runtime
+def drop_snapshot(rt: Runtime, instance: str, verbose: int, snapshot_name: str) -> None:
+    """Remove a snapshot, its database and its Redis part (playbooks/snapshot.yml)."""
+    need_name(rt, snapshot_name, "drop-snapshot")
+    rt.finish(rt.run(snapshot_playbook(rt, "drop", snapshot_name, instance, verbose)))
+
+
 @verb(
     "a fresh database (a backup first; asks)",
     examples="  integrador reset\n  integrador reset --yes       # a script, CI: no question",

@@ -358,6 +358,46 @@ def copy_rows(text: Any) -> list[str]:
     return rows
 
 
+# --- snapshots -------------------------------------------------------------------
+
+
+def human_bytes(size: Any) -> str:
+    """1536 -> '1.5 KiB'; None -> '-' (a part that is missing)."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"  # pragma: no cover (the loop returns)
+
+
+def snapshot_table(snapshots: Iterable[Mapping[str, Any]]) -> list[str]:
+    """`make snapshots`: a header and one line per snapshot, oldest first, then how many."""
+    header = ("NAME", "TAKEN (UTC)", "SIZE", "REVISION", "BRANCH", "KIND")
+    rows = [
+        (
+            str(s["name"]),
+            str(s["taken"]).replace("T", " ").rstrip("Z") or "?",
+            human_bytes(s["bytes"])
+            + (" + " + human_bytes(s["redis_bytes"]) if s["complete"] else " (Redis part missing)"),
+            str(s["revision"]) or "-",
+            str(s["branch"]) or "-",
+            "named" if s["named"] else "automatic",
+        )
+        for s in snapshots
+    ]
+    if not rows:
+        return ["No snapshots yet: `make snapshot [NAME=...]` takes one."]
+    widths = [max(len(r[i]) for r in [header, *rows]) + 2 for i in range(len(header) - 1)]
+    lines = [
+        "".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + r[-1] for r in [header, *rows]
+    ]
+    lines.append(f"{len(rows)} snapshot{'' if len(rows) == 1 else 's'}")
+    return lines
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -374,4 +414,5 @@ class FilterModule:
             "day_two_restore_row": restore_row,
             "day_two_venv_row": venv_row,
             "day_two_status_table": status_table,
+            "day_two_snapshot_table": snapshot_table,
         }

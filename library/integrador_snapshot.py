@@ -1,0 +1,391 @@
+#!/usr/bin/python
+"""Snapshots of a stack's data, PostgreSQL and Redis together, each verb in one module run:
+take, list, restore, drop (module_utils/integrador_snapshot.py says what a snapshot is)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_docker import DockerError, connect
+from ansible.module_utils.integrador_snapshot import (
+    NAME_RULE,
+    Redis,
+    SnapshotError,
+    db_name,
+    db_prefix,
+    decode_entries,
+    dump_redis,
+    encode_entries,
+    git_branch,
+    load_redis,
+    name_problem,
+    read_record,
+    record,
+    sql_literal,
+    to_drop,
+)
+
+DOCUMENTATION = r"""
+module: integrador_snapshot
+short_description: Take, list, restore and drop snapshots of a stack's PostgreSQL and Redis data
+description:
+  - C(take) copies the live database inside its own cluster (C(CREATE DATABASE ... TEMPLATE), after
+    closing the sessions open on it, which clients reconnect) and DUMPs every Redis key with its time
+    to live into a file of I(state_dir)/snapshots; then drops the oldest automatic snapshots beyond I(keep).
+  - C(restore) copies the snapshot into a scratch database, then in one transaction renames the live
+    database to an automatic snapshot named C(undo-<time>) (with the current Redis keys beside it, so
+    the restore can be undone) and the scratch database to the live name; then Redis is flushed and
+    given the snapshot's keys.
+  - C(list) reports every snapshot of the live database; C(drop) removes one.
+  - PostgreSQL is reached by running C(psql) in its container through the Docker Engine API, Redis over
+    TCP; nothing of the user's virtualenv is used.
+  - In check mode nothing is written; C(take), C(restore) and C(drop) report what they would do.
+options:
+  action:
+    description: What to do.
+    type: str
+    choices: [take, list, restore, drop]
+    required: true
+  name:
+    description:
+      - The snapshot (1 to 30 of a-z, 0-9, '-' and '_', starting with a letter or a digit).
+      - For C(take), empty gives an automatic name (the UTC time).
+      - Automatic snapshots are the ones I(keep) drops.
+    type: str
+    default: ""
+  database:
+    description: The live database.
+    type: str
+    required: true
+  user:
+    description: The PostgreSQL user psql connects as (inside the container).
+    type: str
+    default: postgres
+  container:
+    description: The PostgreSQL container.
+    type: str
+    required: true
+  docker_host:
+    description: The Docker endpoint of the containers; empty as the docker CLI would choose.
+    type: str
+    default: ""
+  redis_host:
+    description: Address of Redis.
+    type: str
+    default: 127.0.0.1
+  redis_port:
+    description: Port of Redis.
+    type: int
+    required: true
+  redis_password:
+    description: Redis' password (empty for none).
+    type: str
+    default: ""
+  state_dir:
+    description: The stack's state folder; the Redis parts go to its C(snapshots) folder (mode 0700).
+    type: path
+    required: true
+  root:
+    description: The checkout, whose git branch is recorded with a snapshot.
+    type: path
+    default: ""
+  keep:
+    description: Automatic snapshots kept after C(take) and C(restore) (named ones are never dropped).
+    type: int
+    default: 10
+"""
+
+RETURN = r"""
+snapshot:
+  description: The snapshot taken, restored or dropped (name, database, taken, branch, revision, named, keys).
+  type: dict
+  returned: take, restore, drop
+snapshots:
+  description: >-
+    Every snapshot, oldest first (name, taken, branch, revision, named, bytes, redis_bytes, complete).
+  type: list
+  returned: always
+undo:
+  description: The automatic snapshot holding the data a restore replaced.
+  type: str
+  returned: restore
+dropped:
+  description: Automatic snapshots dropped to keep I(keep).
+  type: list
+  returned: take, restore
+seconds:
+  description: Time the action took.
+  type: float
+  returned: always
+"""
+
+# CREATE DATABASE ... TEMPLATE fails while another session is on the template; a client
+# reconnecting between the close and the copy is rare, so a few attempts.
+ATTEMPTS = 8
+
+
+class Stack:
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.p = params
+        self.docker, _ = connect(params["docker_host"] or None, timeout=120)
+        self.folder = os.path.join(params["state_dir"], "snapshots")
+
+    # --- PostgreSQL, through psql in the container ----------------------------------------------
+
+    def psql(self, *sql: str, database: str = "postgres") -> tuple[int, str, str]:
+        argv = ["psql", "--no-psqlrc", "-qAtX", "-v", "ON_ERROR_STOP=1", "-U", self.p["user"], "-d", database]
+        for statement in sql:
+            argv += ["-c", statement]
+        try:
+            code, out, err = self.docker.exec_run(self.p["container"], argv)
+        except DockerError as exc:
+            raise SnapshotError(f"psql in {self.p['container']} could not run: {exc}") from exc
+        return code, out.decode(errors="replace"), err.decode(errors="replace")
+
+    def sql(self, *statements: str, database: str = "postgres") -> str:
+        code, out, err = self.psql(*statements, database=database)
+        if code != 0:
+            raise SnapshotError(f"PostgreSQL ({self.p['container']}): {err.strip() or out.strip()}")
+        return out
+
+    def copy_database(self, source: str, target: str) -> None:
+        """CREATE DATABASE target TEMPLATE source, closing the sessions open on source first."""
+        last = ""
+        for _ in range(ATTEMPTS):
+            code, out, err = self.psql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                f"WHERE datname = {sql_literal(source)} AND pid <> pg_backend_pid()",
+                f'CREATE DATABASE "{target}" TEMPLATE "{source}"',
+            )
+            if code == 0:
+                return
+            last = err.strip() or out.strip()
+            if "is being accessed by other users" not in last:
+                break
+        raise SnapshotError(f"PostgreSQL could not copy database {source} ({last})")
+
+    def revision(self) -> str:
+        db = self.p["database"]
+        if not self.sql("SELECT to_regclass('alembic_version') IS NOT NULL", database=db).strip() == "t":
+            return ""
+        rows = self.sql("SELECT version_num FROM alembic_version ORDER BY version_num", database=db)
+        return ",".join(rows.split())
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        prefix = db_prefix(self.p["database"])
+        rows = self.sql(
+            "SELECT datname, pg_database_size(oid), coalesce(shobj_description(oid, 'pg_database'), '') "
+            f"FROM pg_database WHERE starts_with(datname, {sql_literal(prefix)}) ORDER BY datname"
+        )
+        found = []
+        for line in rows.splitlines():
+            datname, size, comment = line.split("|", 2)
+            name = datname[len(prefix) :]
+            redis_file = self.redis_file(name)
+            found.append(
+                {
+                    "name": name,
+                    "database": datname,
+                    "bytes": int(size),
+                    "redis_bytes": os.path.getsize(redis_file) if os.path.exists(redis_file) else None,
+                    **read_record(comment),
+                }
+            )
+        for item in found:
+            item["complete"] = item["redis_bytes"] is not None
+        return sorted(found, key=lambda s: (s["taken"], s["name"]))
+
+    # --- Redis ------------------------------------------------------------------------------------
+
+    def redis(self) -> Redis:
+        return Redis(self.p["redis_host"], self.p["redis_port"], self.p["redis_password"])
+
+    def redis_file(self, name: str) -> str:
+        return os.path.join(self.folder, name + ".redis")
+
+    def write_redis(self, name: str, data: bytes) -> None:
+        os.makedirs(self.folder, mode=0o700, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(prefix=f".{name}.", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(scratch, self.redis_file(name))
+        except BaseException:
+            if os.path.exists(scratch):
+                os.unlink(scratch)
+            raise
+
+    # --- The verbs ----------------------------------------------------------------------------
+
+    def take(self, name: str, named: bool, taken: str, revision: str) -> dict[str, Any]:
+        """The live data as snapshot `name`: the database first, then Redis (if Redis fails, the
+        database copy is dropped again: a snapshot is both parts or none)."""
+        database = db_name(self.p["database"], name)
+        self.copy_database(self.p["database"], database)
+        try:
+            meta = record(taken, git_branch(self.p["root"]) if self.p["root"] else "", revision, named)
+            self.sql(f'COMMENT ON DATABASE "{database}" IS {sql_literal(meta)}')
+            client = self.redis()
+            try:
+                entries = dump_redis(client)
+            finally:
+                client.close()
+            self.write_redis(name, encode_entries(entries))
+        except BaseException:
+            self.drop(name)
+            raise
+        return {"name": name, "database": database, "taken": taken, "named": named, "keys": len(entries)}
+
+    def drop(self, name: str) -> None:
+        self.sql(f'DROP DATABASE IF EXISTS "{db_name(self.p["database"], name)}" WITH (FORCE)')
+        if os.path.exists(self.redis_file(name)):
+            os.unlink(self.redis_file(name))
+
+    def prune(self, keep: int, spare: str = "") -> list[str]:
+        """Drops the oldest automatic snapshots beyond `keep`, never `spare` (the one just restored)."""
+        dropped = to_drop([s for s in self.snapshots() if s["name"] != spare], keep - (1 if spare else 0))
+        for name in dropped:
+            self.drop(name)
+        return dropped
+
+    def restore(self, snapshot: dict[str, Any], undo: str, taken: str, revision: str) -> int:
+        """The snapshot's data in place of the live data; the live data kept as snapshot `undo`."""
+        with open(self.redis_file(snapshot["name"]), "rb") as handle:
+            entries = list(decode_entries(handle.read()))
+        live = self.p["database"]
+        scratch = db_prefix(live) + "restoring"  # not a valid snapshot name: never listed as one
+        undo_db = db_name(live, undo)
+        self.sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        self.copy_database(snapshot["database"], scratch)
+        # The current Redis keys first: written before anything of the live data changes.
+        client = self.redis()
+        swapped = False
+        try:
+            self.write_redis(undo, encode_entries(dump_redis(client)))
+            meta = record(taken, git_branch(self.p["root"]) if self.p["root"] else "", revision, False)
+            last = ""
+            for _ in range(ATTEMPTS):
+                # One transaction: the scratch copy has the live name, or nothing changed.
+                code, out, err = self.psql(
+                    "BEGIN; "
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    f"WHERE datname = {sql_literal(live)} AND pid <> pg_backend_pid(); "
+                    f'ALTER DATABASE "{live}" RENAME TO "{undo_db}"; '
+                    f'ALTER DATABASE "{scratch}" RENAME TO "{live}"; '
+                    f'COMMENT ON DATABASE "{undo_db}" IS {sql_literal(meta)}; '
+                    "COMMIT;"
+                )
+                if code == 0:
+                    swapped = True
+                    break
+                last = err.strip() or out.strip()
+                if "is being accessed by other users" not in last:
+                    break
+            if not swapped:
+                raise SnapshotError(f"PostgreSQL could not swap the databases, nothing changed ({last})")
+            return load_redis(client, entries)
+        finally:
+            client.close()
+            if not swapped:  # the live data is untouched: no undo snapshot, no scratch copy
+                if os.path.exists(self.redis_file(undo)):
+                    os.unlink(self.redis_file(undo))
+                self.psql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "action": {"type": "str", "choices": ["take", "list", "restore", "drop"], "required": True},
+            "name": {"type": "str", "default": ""},
+            "database": {"type": "str", "required": True},
+            "user": {"type": "str", "default": "postgres"},
+            "container": {"type": "str", "required": True},
+            "docker_host": {"type": "str", "default": ""},
+            "redis_host": {"type": "str", "default": "127.0.0.1"},
+            "redis_port": {"type": "int", "required": True},
+            "redis_password": {"type": "str", "default": "", "no_log": True},
+            "state_dir": {"type": "path", "required": True},
+            "root": {"type": "path", "default": ""},
+            "keep": {"type": "int", "default": 10},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    began = time.monotonic()
+    action, name = p["action"], p["name"]
+    if name and name_problem(name):
+        module.fail_json(msg=f"{name_problem(name)}: give NAME=<{NAME_RULE}>.")
+    if action in ("restore", "drop") and not name:
+        module.fail_json(msg="Which snapshot? Give NAME=<name> (`make snapshots` lists them).")
+    if p["keep"] < 1:
+        module.fail_json(msg=f"integrador_snapshot_keep must be at least 1 (got {p['keep']}).")
+    try:
+        stack = Stack(p)
+        snapshots = stack.snapshots()
+        by_name = {s["name"]: s for s in snapshots}
+        result: dict[str, Any] = {"changed": False, "snapshots": snapshots}
+        now = time.gmtime()
+        taken = time.strftime("%Y-%m-%dT%H:%M:%SZ", now)
+        if action == "take":
+            if name in by_name:
+                module.fail_json(
+                    msg=f"A snapshot named {name} exists (taken {by_name[name]['taken']}). Drop it first "
+                    f"(`make drop-snapshot NAME={name}`) or choose another NAME.",
+                    snapshots=snapshots,
+                )
+            chosen = name or time.strftime("%Y%m%d-%H%M%S", now)
+            suffix = 2
+            while chosen in by_name:
+                chosen = f"{time.strftime('%Y%m%d-%H%M%S', now)}-{suffix}"
+                suffix += 1
+            result["changed"] = True
+            if module.check_mode:
+                result["snapshot"] = {"name": chosen}
+            else:
+                result["snapshot"] = stack.take(chosen, bool(name), taken, stack.revision())
+                result["dropped"] = stack.prune(p["keep"])
+                result["snapshots"] = stack.snapshots()
+        elif action in ("restore", "drop"):
+            if name not in by_name:
+                known = ", ".join(s["name"] for s in snapshots) or "none yet (`make snapshot` takes one)"
+                module.fail_json(
+                    msg=f"There is no snapshot named {name}. Snapshots: {known}.", snapshots=snapshots
+                )
+            snapshot = by_name[name]
+            result["snapshot"] = snapshot
+            result["changed"] = True
+            if action == "drop":
+                if not module.check_mode:
+                    stack.drop(name)
+                    result["snapshots"] = stack.snapshots()
+            else:
+                if not snapshot["complete"]:
+                    module.fail_json(
+                        msg=f"Snapshot {name} has no Redis part ({stack.redis_file(name)} is gone): "
+                        f"it cannot be restored whole. Drop it with `make drop-snapshot NAME={name}`.",
+                        snapshots=snapshots,
+                    )
+                undo = "undo-" + time.strftime("%Y%m%d-%H%M%S", now)
+                suffix = 2
+                while undo in by_name:
+                    undo = f"undo-{time.strftime('%Y%m%d-%H%M%S', now)}-{suffix}"
+                    suffix += 1
+                result["undo"] = undo
+                if not module.check_mode:
+                    snapshot["keys"] = stack.restore(snapshot, undo, taken, stack.revision())
+                    result["dropped"] = stack.prune(p["keep"], spare=name)
+                    result["snapshots"] = stack.snapshots()
+    except (SnapshotError, DockerError, OSError) as exc:
+        module.fail_json(msg=str(exc))
+    result["seconds"] = round(time.monotonic() - began, 3)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

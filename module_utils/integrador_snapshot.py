@@ -1,0 +1,281 @@
+"""What a snapshot is, without any I/O: its names, its record, the Redis file's format, which
+snapshots the keep setting drops, and a small Redis client (RESP2 over TCP, standard library
+only) that reads and writes keys exactly (DUMP / RESTORE, binary-safe).
+
+A snapshot of a stack is two parts taken together:
+- PostgreSQL: a database of the same cluster copied from the live one (CREATE DATABASE ...
+  TEMPLATE), named integrador_snap_<hash of the live name>_<snapshot name>; its record (when,
+  git branch, Alembic revision, named or automatic) is the database's comment, as JSON.
+- Redis: every key of every logical database, DUMPed with its time to live, in one file of
+  the stack's state folder, snapshots/<snapshot name>.redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import struct
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+# Lower case (PostgreSQL folds unquoted names), a letter or digit first, at most 30: the database
+# name stays within PostgreSQL's 63 bytes.
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
+NAME_RULE = "1 to 30 of a-z, 0-9, '-' and '_', starting with a letter or a digit"
+MAGIC = b"INTEGRADOR-REDIS-SNAPSHOT 1\n"
+# db number, key length, time to live in ms (0: none), payload length.
+ENTRY = struct.Struct(">HIqI")
+
+
+class SnapshotError(Exception):
+    """A refusal or failure whose message is the user's."""
+
+
+def name_problem(name: str) -> str | None:
+    """None for a usable snapshot name, else what is wrong with it."""
+    if not NAME.match(name):
+        return f"snapshot name {name!r} is not {NAME_RULE}"
+    return None
+
+
+def db_prefix(live_db: str) -> str:
+    """The prefix of the snapshot databases of one live database: stacks sharing a cluster, or a
+    database renamed in the settings, never see each other's snapshots."""
+    return "integrador_snap_" + hashlib.sha1(live_db.encode()).hexdigest()[:12] + "_"
+
+
+def db_name(live_db: str, name: str) -> str:
+    return db_prefix(live_db) + name
+
+
+def record(taken: str, branch: str, revision: str, named: bool) -> str:
+    """The JSON kept as the snapshot database's comment."""
+    return json.dumps(
+        {"taken": taken, "branch": branch, "revision": revision, "named": named}, sort_keys=True
+    )
+
+
+def read_record(comment: str | None) -> dict[str, Any]:
+    """A comment back as a record; a missing or foreign comment gives empty fields (listed, never guessed)."""
+    try:
+        data = json.loads(comment or "")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        data = {}
+    return {
+        "taken": str(data.get("taken") or ""),
+        "branch": str(data.get("branch") or ""),
+        "revision": str(data.get("revision") or ""),
+        "named": data.get("named") is True,
+    }
+
+
+def sql_literal(text: str) -> str:
+    """A PostgreSQL string literal (standard_conforming_strings, the default since 9.1)."""
+    if "\x00" in text:
+        raise SnapshotError("a NUL character cannot be stored in PostgreSQL text")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def to_drop(snapshots: Iterable[dict[str, Any]], keep: int) -> list[str]:
+    """Names of the automatic snapshots to drop so that at most `keep` remain, oldest first.
+    Named snapshots are never dropped (they count towards `keep`, so more than `keep` may stay)."""
+    items = list(snapshots)
+    excess = len(items) - keep
+    if excess <= 0:
+        return []
+    automatic = sorted((s for s in items if not s["named"]), key=lambda s: (s["taken"], s["name"]))
+    return [s["name"] for s in automatic[:excess]]
+
+
+def git_branch(root: str) -> str:
+    """The checkout's branch as `git rev-parse --abbrev-ref HEAD` names it (a short commit id when
+    detached), read from .git without running git; empty when the checkout is not a git work tree."""
+    git = os.path.join(root, ".git")
+    try:
+        if os.path.isfile(git):  # a worktree or submodule: "gitdir: <path>"
+            with open(git, encoding="utf-8") as handle:
+                pointer = handle.read().strip()
+            if not pointer.startswith("gitdir:"):
+                return ""
+            git = os.path.join(root, pointer[len("gitdir:") :].strip())
+        with open(os.path.join(git, "HEAD"), encoding="utf-8") as handle:
+            head = handle.read().strip()
+    except OSError:
+        return ""
+    if head.startswith("ref:"):
+        ref = head[4:].strip()
+        return ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
+    return head[:12]
+
+
+# --- The Redis file --------------------------------------------------------------------------
+
+
+def encode_entries(entries: Iterable[tuple[int, bytes, int, bytes]]) -> bytes:
+    """(db, key, ttl in ms or 0, DUMP payload) entries as the snapshot file's bytes."""
+    parts = [MAGIC]
+    for db, key, ttl, payload in entries:
+        parts.append(ENTRY.pack(db, len(key), ttl, len(payload)))
+        parts.append(key)
+        parts.append(payload)
+    return b"".join(parts)
+
+
+def decode_entries(data: bytes) -> Iterator[tuple[int, bytes, int, bytes]]:
+    """The entries of a snapshot file; SnapshotError when the file is not one or is cut short."""
+    if not data.startswith(MAGIC):
+        raise SnapshotError("not a Redis snapshot of this tool (its first line is wrong)")
+    at = len(MAGIC)
+    while at < len(data):
+        if at + ENTRY.size > len(data):
+            raise SnapshotError("the Redis snapshot is cut short")
+        db, key_len, ttl, payload_len = ENTRY.unpack_from(data, at)
+        at += ENTRY.size
+        end = at + key_len + payload_len
+        if end > len(data):
+            raise SnapshotError("the Redis snapshot is cut short")
+        yield db, data[at : at + key_len], ttl, data[at + key_len : end]
+        at = end
+
+
+def keyspace_dbs(info: bytes) -> list[int]:
+    """The logical databases that hold keys, from INFO keyspace ("db3:keys=2,expires=0,...")."""
+    return sorted(int(m.group(1)) for m in re.finditer(rb"^db(\d+):keys=[1-9]", info, re.M))
+
+
+# --- RESP2 --------------------------------------------------------------------------------------
+
+
+class RespError(SnapshotError):
+    """An error reply of the server (its text), or a connection that broke."""
+
+
+def command(*args: bytes | str | int) -> bytes:
+    """One command in RESP (an array of bulk strings)."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class Redis:
+    """One connection; `call` sends a command and reads its reply; `pipeline` sends many, then
+    reads every reply (RESTORE of many keys in one round trip)."""
+
+    def __init__(self, host: str, port: int, password: str = "", timeout: float = 30.0) -> None:
+        try:
+            self._sock = socket.create_connection((host.strip("[]"), port), timeout=timeout)
+        except OSError as exc:
+            raise RespError(f"Redis on {host}:{port} does not answer ({exc})") from exc
+        self._buf = b""
+        if password:
+            self.call("AUTH", password)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def call(self, *args: bytes | str | int) -> Any:
+        self._send(command(*args))
+        return self._reply()
+
+    def pipeline(self, commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
+        """Every reply; the first error reply raised after all were read."""
+        self._send(b"".join(command(*c) for c in commands))
+        replies, first_error = [], None
+        for _ in commands:
+            try:
+                replies.append(self._reply())
+            except RespError as exc:
+                first_error = first_error or exc
+                replies.append(exc)
+        if first_error:
+            raise first_error
+        return replies
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise RespError(f"the connection to Redis broke ({exc})") from exc
+
+    def _fill(self) -> None:
+        try:
+            chunk = self._sock.recv(1 << 16)
+        except OSError as exc:
+            raise RespError(f"the connection to Redis broke ({exc})") from exc
+        if not chunk:
+            raise RespError("Redis closed the connection")
+        self._buf += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self._buf:
+            self._fill()
+        line, _, self._buf = self._buf.partition(b"\r\n")
+        return line
+
+    def _exactly(self, size: int) -> bytes:
+        while len(self._buf) < size + 2:
+            self._fill()
+        data, self._buf = self._buf[:size], self._buf[size + 2 :]
+        return data
+
+    def _reply(self) -> Any:
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            raise RespError(rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            size = int(rest)
+            return None if size < 0 else self._exactly(size)
+        if kind == b"*":
+            size = int(rest)
+            return None if size < 0 else [self._reply() for _ in range(size)]
+        raise RespError(f"unexpected reply from Redis: {line[:40]!r}")
+
+
+def dump_redis(client: Redis) -> list[tuple[int, bytes, int, bytes]]:
+    """Every key of every logical database with its time to live and DUMP payload."""
+    entries = []
+    for db in keyspace_dbs(client.call("INFO", "keyspace")):
+        client.call("SELECT", db)
+        cursor = b"0"
+        keys: list[bytes] = []
+        while True:
+            cursor, batch = client.call("SCAN", cursor, "COUNT", 1000)
+            keys.extend(batch)
+            if cursor == b"0":
+                break
+        for key in sorted(set(keys)):
+            ttl, payload = client.pipeline([("PTTL", key), ("DUMP", key)])
+            if payload is None or ttl == -2:  # expired or deleted meanwhile
+                continue
+            entries.append((db, key, max(ttl, 0), payload))
+    client.call("SELECT", 0)
+    return entries
+
+
+def load_redis(client: Redis, entries: Iterable[tuple[int, bytes, int, bytes]]) -> int:
+    """Replace everything Redis holds by the entries; the number of keys restored."""
+    client.call("FLUSHALL")
+    by_db: dict[int, list[tuple[bytes, int, bytes]]] = {}
+    for db, key, ttl, payload in entries:
+        by_db.setdefault(db, []).append((key, ttl, payload))
+    count = 0
+    for db, items in sorted(by_db.items()):
+        client.call("SELECT", db)
+        for start in range(0, len(items), 500):
+            batch = items[start : start + 500]
+            client.pipeline([("RESTORE", key, ttl, payload, "REPLACE") for key, ttl, payload in batch])
+            count += len(batch)
+    client.call("SELECT", 0)
+    return count

@@ -1,0 +1,316 @@
+"""integrador_snapshot against real servers: the PostgreSQL (pgvector) and Redis stand-in images
+on this machine's Docker engine, the module run for real by Ansible (ad-hoc, local connection),
+the data read back with psycopg2 and redis-py (independent of the module's own clients)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import psycopg2
+import pytest
+import redis as redis_client
+from ansible_adhoc import run_module
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from module_loader import ROOT, load
+from this_machine import eventually, free_port
+
+snap = load(ROOT / "module_utils" / "integrador_snapshot.py", "integrador_snapshot_under_test")
+probe = load(ROOT / "module_utils" / "integrador_probe.py", "integrador_probe_for_snapshot")
+PREFIX = "itest_unitsnap"
+PG_PASSWORD = "unit-Snap-pass-3310"
+REDIS_PASSWORD = "unit-Snap-redis-7741"
+DB = "menu_ops"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    engine = docker.from_env()
+    for old in engine.containers.list(all=True, filters={"name": PREFIX}):
+        old.remove(force=True)
+    pg_port, redis_port = free_port(), free_port()
+    db = engine.containers.run(
+        "integrador-test/pgvector:pg16",
+        name=f"{PREFIX}_db",
+        detach=True,
+        environment={"POSTGRES_PASSWORD": PG_PASSWORD, "POSTGRES_DB": DB},
+        ports={"5432/tcp": ("127.0.0.1", pg_port)},
+    )
+    rd = engine.containers.run(
+        "integrador-test/redis:7",
+        ["redis-server", "--requirepass", REDIS_PASSWORD, "--appendonly", "yes"],
+        name=f"{PREFIX}_redis",
+        detach=True,
+        ports={"6379/tcp": ("127.0.0.1", redis_port)},
+    )
+    try:
+        assert eventually(lambda: probe.postgres("127.0.0.1", pg_port)[0]), db.logs(tail=30)
+        assert eventually(lambda: probe.redis("127.0.0.1", redis_port, REDIS_PASSWORD)[0]), rd.logs(tail=30)
+        # The ready probe answers during the image's first-start init: wait for the real server.
+        assert eventually(lambda: _connects(pg_port)), db.logs(tail=30)
+        root = tmp_path_factory.mktemp("checkout")
+        (root / ".git").mkdir()
+        (root / ".git" / "HEAD").write_text("ref: refs/heads/feature/menus\n")
+        yield {
+            "pg_port": pg_port,
+            "redis_port": redis_port,
+            "state_dir": str(tmp_path_factory.mktemp("state")),
+            "root": str(root),
+        }
+    finally:
+        db.remove(force=True)
+        rd.remove(force=True)
+
+
+def _connects(port: int) -> bool:
+    try:
+        psycopg2.connect(
+            host="127.0.0.1", port=port, user="postgres", password=PG_PASSWORD, dbname=DB
+        ).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+def sql(stack: dict[str, Any], query: str, db: str = DB) -> list[tuple[Any, ...]]:
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=stack["pg_port"], user="postgres", password=PG_PASSWORD, dbname=db
+    )
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def rds(stack: dict[str, Any], db: int = 0) -> redis_client.Redis:
+    return redis_client.Redis(port=stack["redis_port"], password=REDIS_PASSWORD, db=db)
+
+
+def run(stack: dict[str, Any], action: str, *flags: str, **extra: Any) -> Any:
+    args = {
+        "action": action,
+        "database": DB,
+        "container": f"{PREFIX}_db",
+        "redis_port": stack["redis_port"],
+        "redis_password": REDIS_PASSWORD,
+        "state_dir": stack["state_dir"],
+        "root": stack["root"],
+        **extra,
+    }
+    return run_module("integrador_snapshot", args, *flags, callback="minimal")
+
+
+def names(result: dict[str, Any]) -> list[str]:
+    return [s["name"] for s in result["snapshots"]]
+
+
+def set_data(stack: dict[str, Any], value: str) -> None:
+    sql(stack, "CREATE EXTENSION IF NOT EXISTS vector")
+    sql(stack, "CREATE TABLE IF NOT EXISTS t (id int primary key, v text, e vector(3))")
+    sql(stack, "CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) primary key)")
+    sql(stack, "DELETE FROM alembic_version")
+    sql(stack, f"INSERT INTO alembic_version VALUES ('rev_{value}')")
+    sql(
+        stack, f"INSERT INTO t VALUES (1, '{value}', '[1,2,3]') ON CONFLICT (id) DO UPDATE SET v = excluded.v"
+    )
+    r0, r3 = rds(stack), rds(stack, 3)
+    r0.flushall()
+    r0.set("plain", value)
+    r0.set("expiring", value, px=600_000)
+    r0.hset("hash", mapping={"a": value, "b": b"\x00\xff binary"})
+    r3.rpush("list-in-db3", value, "x")
+
+
+def data(stack: dict[str, Any]) -> tuple[Any, ...]:
+    r0, r3 = rds(stack), rds(stack, 3)
+    return (
+        sql(stack, "SELECT v, e::text FROM t WHERE id = 1")[0],
+        r0.get("plain"),
+        r0.hgetall("hash"),
+        r3.lrange("list-in-db3", 0, -1),
+        0 < r0.pttl("expiring") <= 600_000,
+        r0.ttl("plain"),
+    )
+
+
+def test_take_then_restore_gives_back_both_stores_and_keeps_an_undo(stack: dict[str, Any]) -> None:
+    set_data(stack, "first")
+    before = data(stack)
+    taken = run(stack, "take", name="before-change")
+    assert taken.rc == 0, taken.output
+    assert taken.result["snapshot"]["name"] == "before-change" and taken.result["snapshot"]["keys"] == 4
+    listed = {s["name"]: s for s in taken.result["snapshots"]}["before-change"]
+    assert listed["branch"] == "feature/menus" and listed["revision"] == "rev_first" and listed["named"]
+    assert listed["complete"] and listed["bytes"] > 1_000_000  # a whole database, pgvector's included
+    assert oct(os.stat(Path(stack["state_dir"]) / "snapshots").st_mode & 0o777) == "0o700"
+
+    set_data(stack, "second")
+    rds(stack).set("added-after", "x")
+    changed = data(stack)
+    assert changed != before
+
+    restored = run(stack, "restore", name="before-change")
+    assert restored.rc == 0, restored.output
+    assert data(stack) == before
+    assert rds(stack).get("added-after") is None
+    undo = restored.result["undo"]
+    assert undo.startswith("undo-") and undo in names(restored.result)
+
+    # The undo snapshot holds what the restore replaced: restoring it goes back.
+    back = run(stack, "restore", name=undo)
+    assert back.rc == 0, back.output
+    assert data(stack) == changed
+    assert rds(stack).get("added-after") == b"x"
+
+
+def test_take_twice_with_one_name_is_refused_naming_the_fix(stack: dict[str, Any]) -> None:
+    set_data(stack, "dup")
+    assert run(stack, "take", name="twice").rc == 0
+    again = run(stack, "take", name="twice")
+    assert again.rc != 0
+    assert "A snapshot named twice exists" in again.output and "make drop-snapshot NAME=twice" in again.output
+
+
+def test_drop_removes_both_parts_and_unknown_names_are_named(stack: dict[str, Any]) -> None:
+    set_data(stack, "drop")
+    assert run(stack, "take", name="to-drop").rc == 0
+    redis_part = Path(stack["state_dir"]) / "snapshots" / "to-drop.redis"
+    assert redis_part.exists()
+    dropped = run(stack, "drop", name="to-drop")
+    assert dropped.rc == 0, dropped.output
+    assert "to-drop" not in names(dropped.result) and not redis_part.exists()
+    assert not sql(stack, f"SELECT 1 FROM pg_database WHERE datname = '{snap.db_name(DB, 'to-drop')}'")
+    missing = run(stack, "restore", name="to-drop")
+    assert missing.rc != 0 and "There is no snapshot named to-drop" in missing.output
+
+
+def test_check_mode_changes_nothing(stack: dict[str, Any]) -> None:
+    set_data(stack, "check")
+    before = names(run(stack, "list").result)
+    checked = run(stack, "take", "--check", name="checked")
+    assert checked.rc == 0 and checked.result["changed"], checked.output
+    assert names(run(stack, "list").result) == before
+
+
+def test_keep_drops_the_oldest_automatic_snapshots_never_named_ones(stack: dict[str, Any]) -> None:
+    set_data(stack, "keep")
+    for existing in names(run(stack, "list").result):
+        assert run(stack, "drop", name=existing).rc == 0
+    assert run(stack, "take", name="mine").rc == 0
+    automatic = []
+    for _ in range(3):
+        taken = run(stack, "take", keep=2)
+        assert taken.rc == 0, taken.output
+        automatic.append(taken.result["snapshot"]["name"])
+    final = names(run(stack, "list").result)
+    # keep=2: the named one stays, and only the newest automatic one fits beside it.
+    assert "mine" in final and automatic[-1] in final
+    assert automatic[0] not in final and automatic[1] not in final
+    assert not (Path(stack["state_dir"]) / "snapshots" / f"{automatic[0]}.redis").exists()
+
+
+def test_a_snapshot_whose_redis_part_is_gone_is_listed_and_refused(stack: dict[str, Any]) -> None:
+    set_data(stack, "gone")
+    assert run(stack, "take", name="half").rc == 0
+    (Path(stack["state_dir"]) / "snapshots" / "half.redis").unlink()
+    listed = {s["name"]: s for s in run(stack, "list").result["snapshots"]}
+    assert listed["half"]["complete"] is False and listed["half"]["redis_bytes"] is None
+    refused = run(stack, "restore", name="half")
+    assert refused.rc != 0 and "has no Redis part" in refused.output
+    assert data(stack)[0][0] == "gone"  # the live data is untouched
+
+
+@pytest.mark.parametrize("bad", ["Upper", "-dash-first", "x" * 31, "with space", "semi;colon", "é"])
+def test_bad_names_are_refused_before_anything_runs(stack: dict[str, Any], bad: str) -> None:
+    refused = run(stack, "take", name=bad)
+    assert refused.rc != 0 and "is not 1 to 30 of a-z" in refused.output
+
+
+# --- The pure parts, against written-out expectations --------------------------------------
+
+
+def test_redis_file_round_trips_any_entries_and_rejects_cut_files() -> None:
+    entries = [(0, b"k", 0, b"payload"), (15, b"\x00\xff", 1234, b""), (3, b"", 2**40, b"x" * 70_000)]
+    data = snap.encode_entries(entries)
+    assert data.startswith(b"INTEGRADOR-REDIS-SNAPSHOT 1\n")
+    assert list(snap.decode_entries(data)) == entries
+    for cut in (len(data) - 1, len(snap.MAGIC) + 5):
+        with pytest.raises(snap.SnapshotError, match="cut short"):
+            list(snap.decode_entries(data[:cut]))
+    with pytest.raises(snap.SnapshotError, match="not a Redis snapshot"):
+        list(snap.decode_entries(b"REDIS0011..."))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 15), st.binary(max_size=40), st.integers(0, 2**50), st.binary(max_size=200)),
+        max_size=12,
+    )
+)
+def test_redis_file_round_trips_generated_entries(entries: list[tuple[int, bytes, int, bytes]]) -> None:
+    assert list(snap.decode_entries(snap.encode_entries(entries))) == entries
+
+
+@given(st.text(max_size=40))
+def test_names_follow_the_written_rule(name: str) -> None:
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+    expected_ok = 1 <= len(name) <= 30 and set(name) <= allowed and name[0] not in "-_"
+    assert (snap.name_problem(name) is None) == expected_ok
+    if expected_ok:
+        assert len(snap.db_name("a" * 63, name).encode()) <= 63
+
+
+def test_records_read_back_and_foreign_comments_give_empty_fields() -> None:
+    text = snap.record("2026-12-06T10:00:00Z", "main", "abc123", True)
+    assert json.loads(text) == {
+        "taken": "2026-12-06T10:00:00Z",
+        "branch": "main",
+        "revision": "abc123",
+        "named": True,
+    }
+    assert snap.read_record(text)["named"] is True
+    for foreign in (None, "", "a comment of someone's", "[1, 2]", '{"named": "yes"}'):
+        assert snap.read_record(foreign)["named"] is False
+        assert snap.read_record(foreign)["taken"] == ""
+
+
+def test_to_drop_keeps_named_and_drops_oldest_automatic() -> None:
+    def s(name: str, taken: str, named: bool = False) -> dict[str, Any]:
+        return {"name": name, "taken": taken, "named": named}
+
+    items = [s("n1", "2026-01-01", True), s("a1", "2026-01-02"), s("a2", "2026-01-03"), s("a3", "2026-01-04")]
+    assert snap.to_drop(items, 4) == []
+    assert snap.to_drop(items, 3) == ["a1"]
+    assert snap.to_drop(items, 1) == ["a1", "a2", "a3"]  # the named one stays even over keep
+    assert snap.to_drop([s("n1", "1", True), s("n2", "2", True)], 1) == []
+
+
+def test_sql_literal_doubles_quotes_and_refuses_nul() -> None:
+    assert snap.sql_literal("it's") == "'it''s'"
+    assert snap.sql_literal("") == "''"
+    with pytest.raises(snap.SnapshotError):
+        snap.sql_literal("a\x00b")
+
+
+def test_git_branch_reads_heads_worktrees_and_detached(tmp_path: Path) -> None:
+    assert snap.git_branch(str(tmp_path)) == ""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    assert snap.git_branch(str(tmp_path)) == "main"
+    (tmp_path / ".git" / "HEAD").write_text("0123456789abcdef0123456789abcdef01234567\n")
+    assert snap.git_branch(str(tmp_path)) == "0123456789ab"
+    worktree = tmp_path / "wt"
+    (worktree).mkdir()
+    (tmp_path / "gitdir-of-wt").mkdir()
+    (tmp_path / "gitdir-of-wt" / "HEAD").write_text("ref: refs/heads/feature/x\n")
+    (worktree / ".git").write_text(f"gitdir: {tmp_path / 'gitdir-of-wt'}\n")
+    assert snap.git_branch(str(worktree)) == "feature/x"
