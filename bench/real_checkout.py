@@ -489,7 +489,48 @@ def run_sequence(steps: list[Step], logs: Path, profile: bool, until: str = "") 
     why = [line.strip() for line in after.output.splitlines() if "Full converge:" in line]
     after.notes.append(why[0][:200] if why else "no 'Full converge:' line (ended on the fast path?)")
     step("k2 no change")
+    snapshots(step, pid_note)
     more_changes(step, pid_note)
+
+
+def snapshots(step: Any, pid_note: Any) -> None:
+    """Issue 28's snapshots on the real data: one taken, the data changed, restored (both
+    stores back, the services restarted), listed, the undo restored, both dropped."""
+
+    def verb(action: str, name: str = "") -> str:
+        return json.dumps({"integrador_snapshot_action": action, "integrador_snapshot_name": name})
+
+    psql("create table if not exists itest_snapshot_probe (v text)")
+    psql("delete from itest_snapshot_probe; insert into itest_snapshot_probe values ('before')")
+    client.containers.get(REDIS).exec_run(["redis-cli", "SET", "itest-snapshot", "before"])
+    taken = step("t1 snapshot", verb("take", "real-before"), playbook="snapshot.yml")
+    taken.notes.append(" ".join(line.strip() for line in summary_lines(taken.output, "snapshot")))
+    psql("update itest_snapshot_probe set v = 'after'")
+    client.containers.get(REDIS).exec_run(["redis-cli", "SET", "itest-snapshot", "after"])
+    restored = step("t2 restore-snapshot", verb("restore", "real-before"), playbook="snapshot.yml")
+    pid_note(taken, restored)
+    redis_now = client.containers.get(REDIS).exec_run(["redis-cli", "GET", "itest-snapshot"]).output
+    restored.notes.append(
+        f"probe row: {psql('select v from itest_snapshot_probe')}, redis: {redis_now.decode().strip()}"
+    )
+    undo = re.search(r"NAME=(undo-[0-9-]+)", " ".join(restored.output.split()))
+    restored.notes.append(f"undo snapshot: {undo.group(1) if undo else 'NOT NAMED'}")
+    listed = step("t3 snapshots", verb("list"), playbook="snapshot.yml")
+    listed.notes.extend(summary_lines(listed.output, "NAME") + summary_lines(listed.output, "real-before"))
+    if undo:
+        back = step("t4 restore the undo", verb("restore", undo.group(1)), playbook="snapshot.yml")
+        back.notes.append(f"probe row: {psql('select v from itest_snapshot_probe')}")
+        step("t5 drop undo", verb("drop", undo.group(1)), playbook="snapshot.yml")
+    step("t6 drop", verb("drop", "real-before"), playbook="snapshot.yml")
+    after = step("t7 dev after")
+    why = [line.strip() for line in after.output.splitlines() if "Full converge:" in line]
+    after.notes.append(why[0][:200] if why else "no 'Full converge:' line (ended on the fast path?)")
+    step("t8 no change")
+
+
+def summary_lines(output: str, needle: str) -> list[str]:
+    """The output's lines holding needle (the debug messages of the snapshot verbs)."""
+    return [line.strip()[:240] for line in output.splitlines() if needle in line][:3]
 
 
 def more_changes(step: Any, pid_note: Any) -> None:
