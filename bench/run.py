@@ -195,22 +195,29 @@ def arm(name: str, *argv: str, strategy: str = "linear") -> dict[str, Any]:
     return result
 
 
-def playbook(strategy: str = "linear") -> dict[str, Any]:
+def playbook(strategy: str = "linear", name: str = "dev.yml", *extra: str) -> dict[str, Any]:
     return arm(
         "playbook",
         f"{VENV}/bin/ansible-playbook",
         "-i",
         "/home/dev/bench-inventory",
-        "/project/playbooks/dev.yml",
+        f"/project/playbooks/{name}",
+        *extra,
         strategy=strategy,
     )
+
+
+def snapshot_verb(action: str, name: str = "") -> dict[str, Any]:
+    """playbooks/snapshot.yml, one verb (make snapshot / restore-snapshot)."""
+    verb = {"integrador_snapshot_action": action, "integrador_snapshot_name": name}
+    return playbook("linear", "snapshot.yml", "-e", json.dumps(verb))
 
 
 def parse(stdout: str) -> dict[str, Any]:
     # The timer callback (ansible.cfg) adds a line after the JSON document.
     report = json.loads(stdout[stdout.index("{") : stdout.rindex("}") + 1])
     changed = sum(s.get("changed", 0) for s in report["stats"].values())
-    modules, pip_seconds = 0, 0.0
+    modules, pip_seconds, module_seconds, snapshot_name = 0, 0.0, None, ""
     for play in report["plays"]:
         for task in play["tasks"]:
             for result in task["hosts"].values():
@@ -220,6 +227,10 @@ def parse(stdout: str) -> dict[str, Any]:
                 if result.get("in_process"):
                     continue
                 modules += 1
+                # The snapshot module's own time (its one module run), and the name it gave.
+                if result.get("action", "").endswith("integrador_snapshot") and "seconds" in result:
+                    module_seconds = result["seconds"]
+                    snapshot_name = (result.get("snapshot") or {}).get("name", "")
                 # pip's own time, as the module measured it (dev.yml starts it in the
                 # background and the foreground run reports it); a tree whose module does
                 # not report it (--project of an older one): the task's duration.
@@ -229,7 +240,13 @@ def parse(stdout: str) -> dict[str, Any]:
                     elif result.get("installed") and not result.get("ansible_job_id"):
                         duration = task["task"]["duration"]
                         pip_seconds += seconds(duration["end"]) - seconds(duration["start"])
-    return {"changed": changed, "modules": modules, "pip": pip_seconds}
+    return {
+        "changed": changed,
+        "modules": modules,
+        "pip": pip_seconds,
+        "module_seconds": module_seconds,
+        "snapshot": snapshot_name,
+    }
 
 
 def seconds(stamp: str) -> float:
@@ -304,6 +321,8 @@ def main() -> None:
         "floor": [],
         "change": [],
         "change floor": [],
+        "snapshot": [],
+        "restore-snapshot": [],
     }
     if args.mitogen:
         arms.update({"no change [mitogen]": [], "warm start [mitogen]": []})
@@ -328,6 +347,11 @@ def main() -> None:
                 hand_edit(2 * round_ + 1)
                 record(arms, "change floor", arm("restart"))
                 playbook()  # recorded again, so the next arms start from a converged stack
+                # make snapshot, then make restore-snapshot of it (which restarts both services).
+                taken = snapshot_verb("take")
+                record(arms, "snapshot", taken)
+                record(arms, "restore-snapshot", snapshot_verb("restore", taken["snapshot"]))
+                playbook()  # the restore made the record forgotten: converge before the next round
                 if args.mitogen:
                     stop_everything()
                     record(arms, "warm start [mitogen]", playbook("mitogen"))
@@ -373,6 +397,12 @@ def main() -> None:
         f"cold converge       {cold:.2f} s, pip {pip:.2f} s, the rest {rest:.2f} s "
         f"(median of each run's rest: {each:.2f} s)  (goal: rest <= 10 s)"
     )
+    for verb, goal in (("snapshot", 2.0), ("restore-snapshot", 3.0)):
+        inside = median(table[verb]["runs"], "module_seconds")
+        print(
+            f"{verb:19} {fmt(table[verb]['wall_median'], '.2f')} s the whole make command, "
+            f"{fmt(inside, '.2f')} s its module run  (goal < {goal:.0f} s)"
+        )
     out = ROOT / "bench" / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(table, indent=2))
