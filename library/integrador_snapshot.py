@@ -25,6 +25,7 @@ from ansible.module_utils.integrador_snapshot import (
     name_problem,
     read_record,
     record,
+    sql_ident,
     sql_literal,
     to_drop,
 )
@@ -159,7 +160,7 @@ class Stack:
             code, out, err = self.psql(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 f"WHERE datname = {sql_literal(source)} AND pid <> pg_backend_pid()",
-                f'CREATE DATABASE "{target}" TEMPLATE "{source}"',
+                f"CREATE DATABASE {sql_ident(target)} TEMPLATE {sql_ident(source)}",
             )
             if code == 0:
                 return
@@ -230,7 +231,7 @@ class Stack:
         self.copy_database(self.p["database"], database)
         try:
             meta = record(taken, git_branch(self.p["root"]) if self.p["root"] else "", revision, named)
-            self.sql(f'COMMENT ON DATABASE "{database}" IS {sql_literal(meta)}')
+            self.sql(f"COMMENT ON DATABASE {sql_ident(database)} IS {sql_literal(meta)}")
             client = self.redis()
             try:
                 entries = dump_redis(client)
@@ -243,7 +244,7 @@ class Stack:
         return {"name": name, "database": database, "taken": taken, "named": named, "keys": len(entries)}
 
     def drop(self, name: str) -> None:
-        self.sql(f'DROP DATABASE IF EXISTS "{db_name(self.p["database"], name)}" WITH (FORCE)')
+        self.sql(f"DROP DATABASE IF EXISTS {sql_ident(db_name(self.p['database'], name))} WITH (FORCE)")
         if os.path.exists(self.redis_file(name)):
             os.unlink(self.redis_file(name))
 
@@ -261,7 +262,7 @@ class Stack:
         live = self.p["database"]
         scratch = db_prefix(live) + "restoring"  # not a valid snapshot name: never listed as one
         undo_db = db_name(live, undo)
-        self.sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        self.sql(f"DROP DATABASE IF EXISTS {sql_ident(scratch)} WITH (FORCE)")
         self.copy_database(snapshot["database"], scratch)
         # The current Redis keys first: written before anything of the live data changes.
         client = self.redis()
@@ -276,9 +277,9 @@ class Stack:
                     "BEGIN; "
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     f"WHERE datname = {sql_literal(live)} AND pid <> pg_backend_pid(); "
-                    f'ALTER DATABASE "{live}" RENAME TO "{undo_db}"; '
-                    f'ALTER DATABASE "{scratch}" RENAME TO "{live}"; '
-                    f'COMMENT ON DATABASE "{undo_db}" IS {sql_literal(meta)}; '
+                    f"ALTER DATABASE {sql_ident(live)} RENAME TO {sql_ident(undo_db)}; "
+                    f"ALTER DATABASE {sql_ident(scratch)} RENAME TO {sql_ident(live)}; "
+                    f"COMMENT ON DATABASE {sql_ident(undo_db)} IS {sql_literal(meta)}; "
                     "COMMIT;"
                 )
                 if code == 0:
@@ -295,7 +296,7 @@ class Stack:
             if not swapped:  # the live data is untouched: no undo snapshot, no scratch copy
                 if os.path.exists(self.redis_file(undo)):
                     os.unlink(self.redis_file(undo))
-                self.psql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+                self.psql(f"DROP DATABASE IF EXISTS {sql_ident(scratch)} WITH (FORCE)")
 
 
 def main() -> None:

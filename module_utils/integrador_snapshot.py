@@ -74,6 +74,13 @@ def read_record(comment: str | None) -> dict[str, Any]:
     }
 
 
+def sql_ident(name: str) -> str:
+    """A PostgreSQL identifier, quoted (the live database's name comes from the settings)."""
+    if "\x00" in name:
+        raise SnapshotError("a NUL character cannot be in a PostgreSQL name")
+    return '"' + name.replace('"', '""') + '"'
+
+
 def sql_literal(text: str) -> str:
     """A PostgreSQL string literal (standard_conforming_strings, the default since 9.1)."""
     if "\x00" in text:
@@ -255,11 +262,15 @@ def dump_redis(client: Redis) -> list[tuple[int, bytes, int, bytes]]:
             keys.extend(batch)
             if cursor == b"0":
                 break
-        for key in sorted(set(keys)):
-            ttl, payload = client.pipeline([("PTTL", key), ("DUMP", key)])
-            if payload is None or ttl == -2:  # expired or deleted meanwhile
-                continue
-            entries.append((db, key, max(ttl, 0), payload))
+        ordered = sorted(set(keys))
+        # 500 keys a round trip: a large keyspace must not cost one round trip per key.
+        for start in range(0, len(ordered), 500):
+            batch = ordered[start : start + 500]
+            replies = client.pipeline([c for key in batch for c in (("PTTL", key), ("DUMP", key))])
+            for key, ttl, payload in zip(batch, replies[0::2], replies[1::2], strict=True):
+                if payload is None or ttl == -2:  # expired or deleted meanwhile
+                    continue
+                entries.append((db, key, max(ttl, 0), payload))
     client.call("SELECT", 0)
     return entries
 

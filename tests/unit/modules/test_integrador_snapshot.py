@@ -314,3 +314,23 @@ def test_git_branch_reads_heads_worktrees_and_detached(tmp_path: Path) -> None:
     (tmp_path / "gitdir-of-wt" / "HEAD").write_text("ref: refs/heads/feature/x\n")
     (worktree / ".git").write_text(f"gitdir: {tmp_path / 'gitdir-of-wt'}\n")
     assert snap.git_branch(str(worktree)) == "feature/x"
+
+
+def test_more_keys_than_one_round_trip_holds_come_back_exactly(stack: dict[str, Any]) -> None:
+    """1,234 keys (the module DUMPs and RESTOREs 500 a round trip), values read back with redis-py."""
+    set_data(stack, "many")
+    r5 = rds(stack, 5)
+    r5.mset({f"k{i}": f"v{i}" for i in range(1234)})
+    assert run(stack, "take", name="many-keys").rc == 0
+    r5.flushdb()
+    r5.set("not-in-the-snapshot", 1)
+    restored = run(stack, "restore", name="many-keys")
+    assert restored.rc == 0, restored.output
+    assert r5.dbsize() == 1234 and r5.get("k0") == b"v0" and r5.get("k1233") == b"v1233"
+
+
+def test_identifiers_and_literals_are_quoted_for_postgresql() -> None:
+    assert snap.sql_ident('menu"ops') == '"menu""ops"'
+    assert snap.sql_ident("Menu Ops") == '"Menu Ops"'
+    with pytest.raises(snap.SnapshotError):
+        snap.sql_ident("a\x00")
