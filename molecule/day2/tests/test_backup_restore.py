@@ -240,6 +240,14 @@ def test_only_the_newest_backups_are_kept(backup: str, host: Any) -> None:
     old = ["20000101T000000Z", "20000102T000000Z", "20000103T000000Z"]
     for name in old:
         host.run_test(f"mkdir -p {BACKUPS}/{name} && touch {BACKUPS}/{name}/SHA256SUMS")
+    # Folders of the user's own, older than every backup and holding what a backup holds:
+    # not named as backup.yml names its folders, so never pruned (made here, not left to
+    # earlier tests).
+    mine = ["19990101-my-copy", "itest-keep-me"]
+    for name in mine:
+        host.run_test(
+            f"mkdir -p {BACKUPS}/{name} && touch -d 1999-01-01 {BACKUPS}/{name}/SHA256SUMS {BACKUPS}/{name}"
+        )
 
     named = re.compile(r"\d{8}T\d{6}Z(-\d{2})?")
     # The real backups so far (the fixture's, and any a restore took of the data it replaced):
@@ -252,7 +260,8 @@ def test_only_the_newest_backups_are_kept(backup: str, host: Any) -> None:
     listing = host.file(BACKUPS).listdir()
     assert sorted(n for n in listing if named.fullmatch(n)) == sorted([*real, newest])
     # Folders not named by backup.yml are never pruned.
-    assert {"itest-truncated", "itest-resummed"} <= set(listing)
+    assert set(mine) <= set(listing), listing
+    host.run_test(f"rm -rf {BACKUPS}/19990101-my-copy {BACKUPS}/itest-keep-me")
 
 
 def test_a_backup_directory_the_user_cannot_write_is_named_with_the_fix(host: Any) -> None:
