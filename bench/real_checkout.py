@@ -423,6 +423,9 @@ def run_sequence(steps: list[Step], logs: Path, profile: bool, until: str = "") 
                 after.notes.append(f"{key} MainPID unchanged ({after.pids.get(key)})")
 
     step("a cold").notes.append(database_note())
+    if until == "snapshots":  # --until snapshots: the cold converge, then only the snapshot steps
+        snapshots(step, pid_note)
+        return
     step("b no change")
 
     # c: a hand edit of .env reaches both services.
@@ -670,7 +673,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the laptop and the stack running")
     parser.add_argument("--logs", type=Path, default=Path("/tmp/realco-logs"), help="each run's output")
     parser.add_argument("--profile", action="store_true", help="per-task times in the logs (profile_tasks)")
-    parser.add_argument("--until", default="", help="stop after this step (f2: the first 7 steps only)")
+    parser.add_argument(
+        "--until",
+        default="",
+        help="stop after this step (f2: the first 7 steps); snapshots: a cold converge, then the t steps",
+    )
     args = parser.parse_args()
     checkout = args.checkout.resolve()
     if not (checkout / "backend").is_dir():
