@@ -3,10 +3,14 @@ PowerShell and supervisord's config, the parser of `systemctl show`, and the ser
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 
@@ -123,6 +127,27 @@ def http_url(bind_address: Any, port: Any, path: str = "/") -> str:
     return f"http://{host}:{int(port)}{path}"
 
 
+def recorded_health(content: Any, current: Mapping[str, str]) -> dict[str, str]:
+    """The health URL of each service for day two: the one the last converge recorded (its
+    record, converged.json, base64 as slurp gives it) when it is at the same address and port
+    as the current settings' URL (make dev may have found the configured path answering 404 and
+    a fallback path answering 200), else the current settings' URL. A missing, unreadable or
+    foreign record gives the current URLs."""
+    chosen = dict(current)
+    try:
+        record = json.loads(base64.b64decode(str(content or ""), validate=True) or b"{}")
+    except (ValueError, TypeError, binascii.Error):
+        return chosen
+    services = record.get("services") if isinstance(record, dict) else None
+    for service in services if isinstance(services, list) else []:
+        if not isinstance(service, dict):
+            continue
+        name, url = service.get("name"), service.get("health_url")
+        if name in chosen and isinstance(url, str) and urlsplit(url).netloc == urlsplit(chosen[name]).netloc:
+            chosen[name] = url
+    return chosen
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -132,6 +157,7 @@ class FilterModule:
             "app_services_systemctl_show": systemctl_show,
             "app_services_connect_host": connect_host,
             "app_services_http_url": http_url,
+            "app_services_recorded_health": recorded_health,
             "app_services_supervisor_value": supervisor_value,
             "app_services_supervisor_command": supervisor_command,
             "app_services_supervisor_status": supervisor_status,
