@@ -38,9 +38,19 @@ def got(test_vars: dict[str, Any]) -> tuple[Any, Any]:
     )
 
 
+# The real checkout's gateway answers /health, not the configured /ws/health: make dev finds
+# the path that answers and records it, and day two (restore-snapshot's restart here) must
+# probe that path too. The demo's gateway answers both, so a configured path that answers
+# 404 stands for the real one's.
+ODD_HEALTH = "ARGS=-e app_services_ws_health_path=/itest-answers-404"
+
+
 def test_snapshot_then_restore_gives_back_both_stores_and_the_undo_goes_back(
     host: Any, test_vars: dict[str, Any]
 ) -> None:
+    converged = make("dev", ODD_HEALTH)
+    assert converged.returncode == 0, describe(converged)
+    assert "answers 404 on /itest-answers-404" in converged.stdout, describe(converged)
     endpoints_answer(test_vars)
     put(test_vars, "before")
     revision = sql(test_vars, "SELECT version_num FROM alembic_version")[0][0]
@@ -61,7 +71,7 @@ def test_snapshot_then_restore_gives_back_both_stores_and_the_undo_goes_back(
     api = main_pid(host, API)
 
     began = time.monotonic()
-    restored = make("restore-snapshot", "NAME=itest-before")
+    restored = make("restore-snapshot", "NAME=itest-before", ODD_HEALTH)
     took_restore = time.monotonic() - began
     assert restored.returncode == 0, describe(restored)
     assert got(test_vars) == ("before", b"before")
@@ -71,7 +81,7 @@ def test_snapshot_then_restore_gives_back_both_stores_and_the_undo_goes_back(
     assert main_pid(host, API) not in (api, 0)
     (undo,) = re.findall(r"make restore-snapshot NAME=(undo-[0-9-]+)", restored.stdout)
 
-    back = make("restore-snapshot", f"NAME={undo}")
+    back = make("restore-snapshot", f"NAME={undo}", ODD_HEALTH)
     assert back.returncode == 0, describe(back)
     assert got(test_vars) == ("after", b"after") and kv(test_vars).get("itest-snap-added") == b"x"
     endpoints_answer(test_vars)
@@ -80,6 +90,9 @@ def test_snapshot_then_restore_gives_back_both_stores_and_the_undo_goes_back(
         dropped = make("drop-snapshot", f"NAME={name}")
         assert dropped.returncode == 0, describe(dropped)
         assert listed(name) is None
+    # The scenario's own settings recorded again for the tests after this one.
+    again = make("dev", "ARGS=-e integrador_fast_path=true")
+    assert again.returncode == 0, describe(again)
     # What a run costs through the docker connection (the suite's log shows it; no timed assertion).
     print(f"make snapshot {took:.1f} s, make restore-snapshot {took_restore:.1f} s")
 
