@@ -42,7 +42,7 @@ def got(test_vars: dict[str, Any]) -> tuple[Any, Any]:
 # the path that answers and records it, and day two (restore-snapshot's restart here) must
 # probe that path too. The demo's gateway answers both, so a configured path that answers
 # 404 stands for the real one's.
-ODD_HEALTH = "ARGS=-e app_services_ws_health_path=/itest-answers-404"
+ODD_HEALTH = "ARGS=-e integrador_fast_path=true -e app_services_ws_health_path=/itest-answers-404"
 
 
 def test_snapshot_then_restore_gives_back_both_stores_and_the_undo_goes_back(
