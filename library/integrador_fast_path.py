@@ -50,7 +50,8 @@ description:
     stopped units and probes the health URLs, and answers RV(fast)=true. Otherwise answers
     RV(fast)=false with RV(reason), and removes the stamp (the full converge records a new
     one).
-  - With I(state=forgotten), removes the stamp (a day-two command that changes the stack).
+  - With I(state=forgotten), moves the stamp aside to C(converged.forgotten.json), which no check reads
+    (a day-two command that changes the stack; day two still reads the health paths it holds).
   - Never fails on a difference: a full converge follows and says what is wrong.
 options:
   state:
@@ -168,6 +169,8 @@ msg:
 """
 
 STAMP = "converged.json"
+# Where a forgotten stamp goes (state=forgotten): never compared, only read by day two.
+FORGOTTEN = "converged.forgotten.json"
 # 2: a probe's password is read from its container (password_env), no longer given.
 VERSION = 2
 
@@ -647,11 +650,13 @@ def write_stamp(path: str, stamp: dict[str, Any]) -> None:
 
 
 def forget(path: str) -> bool:
+    """The stamp moves aside to FORGOTTEN: no check reads it again, but day two still learns
+    from it which health paths the last converge found (app_services' tasks/describe.yml)."""
     try:
-        os.unlink(path)
+        os.replace(path, os.path.join(os.path.dirname(path), FORGOTTEN))
         return True
     except OSError:
-        # Missing, or not ours to remove: the next check compares it again anyway.
+        # Missing, or not ours to move: the next check compares it again anyway.
         return False
 
 

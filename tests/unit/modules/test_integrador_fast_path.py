@@ -216,10 +216,15 @@ def test_check_mode_never_takes_the_fast_path(tmp_path: Path) -> None:
     assert answer["fast"] is False and answer["changed"] is False
 
 
-def test_forgotten_removes_the_stamp(tmp_path: Path) -> None:
+def test_forgotten_moves_the_stamp_where_no_check_reads_it(tmp_path: Path) -> None:
     stamp = record(tmp_path, [])
+    held = stamp.read_bytes()
     assert fast_path.answer(params("forgotten", tmp_path / "state"))["changed"] is True
     assert not stamp.exists()
+    # Day two still reads the health paths the converge found (app_services' describe).
+    assert (stamp.parent / "converged.forgotten.json").read_bytes() == held
+    checked = fast_path.answer(params("checked", tmp_path / "state", inputs="in-1"))
+    assert checked["fast"] is False and checked["reason"] == "no converge was recorded"
     assert fast_path.answer(params("forgotten", tmp_path / "state"))["changed"] is False
 
 
