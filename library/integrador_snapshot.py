@@ -134,6 +134,13 @@ class Stack:
         self.p = params
         self.docker, _ = connect(params["docker_host"] or None, timeout=120)
         self.folder = os.path.join(params["state_dir"], "snapshots")
+        state = (self.docker.inspect_container(params["container"]) or {}).get("State") or {}
+        if not state.get("Running"):
+            what = "is stopped" if state else "does not exist"
+            raise SnapshotError(
+                f"The database container {params['container']} {what}: start the stack with `make dev`, "
+                "then try again. Nothing was changed."
+            )
 
     # --- PostgreSQL, through psql in the container ----------------------------------------------
 

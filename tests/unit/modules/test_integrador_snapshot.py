@@ -334,3 +334,11 @@ def test_identifiers_and_literals_are_quoted_for_postgresql() -> None:
     assert snap.sql_ident("Menu Ops") == '"Menu Ops"'
     with pytest.raises(snap.SnapshotError):
         snap.sql_ident("a\x00")
+
+
+def test_a_stopped_or_missing_database_container_is_named_with_the_way_back(stack: dict[str, Any]) -> None:
+    refused = run(stack, "take", name="nothing", container=f"{PREFIX}_no_such_db")
+    assert refused.rc != 0
+    assert f"The database container {PREFIX}_no_such_db does not exist: start the stack with `make dev`" in (
+        refused.output
+    )
