@@ -58,51 +58,57 @@ def record_says_the_gateway_answers_on(host: Any, path: str) -> None:
 def test_snapshot_then_restore_gives_back_both_stores_and_the_undo_goes_back(
     host: Any, test_vars: dict[str, Any]
 ) -> None:
-    # A converge with the fast path on, as make dev: it writes the record.
-    converged = make("dev", "ARGS=-e integrador_fast_path=true")
-    assert converged.returncode == 0, describe(converged)
-    record_says_the_gateway_answers_on(host, "/health")
-    endpoints_answer(test_vars)
-    put(test_vars, "before")
-    revision = sql(test_vars, "SELECT version_num FROM alembic_version")[0][0]
+    try:
+        # A converge with the fast path on, as make dev: it writes the record.
+        converged = make("dev", "ARGS=-e integrador_fast_path=true")
+        assert converged.returncode == 0, describe(converged)
+        record_says_the_gateway_answers_on(host, "/health")
+        endpoints_answer(test_vars)
+        put(test_vars, "before")
+        kv(test_vars).delete("itest-snap-added")
+        revision = sql(test_vars, "SELECT version_num FROM alembic_version")[0][0]
 
-    began = time.monotonic()
-    taken = make("snapshot", "NAME=itest-before")
-    took = time.monotonic() - began
-    assert taken.returncode == 0, describe(taken)
-    assert (
-        "Took snapshot itest-before" in taken.stdout
-        and "make restore-snapshot NAME=itest-before" in taken.stdout
-    )
-    entry = listed("itest-before")
-    assert entry and entry["named"] and entry["complete"] and entry["revision"] == revision, entry
+        began = time.monotonic()
+        taken = make("snapshot", "NAME=itest-before")
+        took = time.monotonic() - began
+        assert taken.returncode == 0, describe(taken)
+        assert (
+            "Took snapshot itest-before" in taken.stdout
+            and "make restore-snapshot NAME=itest-before" in taken.stdout
+        )
+        entry = listed("itest-before")
+        assert entry and entry["named"] and entry["complete"] and entry["revision"] == revision, entry
 
-    put(test_vars, "after")
-    kv(test_vars).set("itest-snap-added", "x")
-    api = main_pid(host, API)
+        put(test_vars, "after")
+        kv(test_vars).set("itest-snap-added", "x")
+        api = main_pid(host, API)
 
-    began = time.monotonic()
-    restored = make("restore-snapshot", "NAME=itest-before", ODD_HEALTH)
-    took_restore = time.monotonic() - began
-    assert restored.returncode == 0, describe(restored)
-    assert got(test_vars) == ("before", "before")
-    assert kv(test_vars).get("itest-snap-added") is None
-    endpoints_answer(test_vars)
-    # Restarted, so nothing the services held in memory outlives the restore.
-    assert main_pid(host, API) not in (api, 0)
-    (undo,) = re.findall(r"make restore-snapshot NAME=(undo-[0-9-]+)", restored.stdout)
+        began = time.monotonic()
+        restored = make("restore-snapshot", "NAME=itest-before", ODD_HEALTH)
+        took_restore = time.monotonic() - began
+        assert restored.returncode == 0, describe(restored)
+        assert got(test_vars) == ("before", "before")
+        assert kv(test_vars).get("itest-snap-added") is None
+        endpoints_answer(test_vars)
+        # Restarted, so nothing the services held in memory outlives the restore.
+        assert main_pid(host, API) not in (api, 0)
+        (undo,) = re.findall(r"make restore-snapshot NAME=(undo-[0-9-]+)", restored.stdout)
 
-    back = make("restore-snapshot", f"NAME={undo}", ODD_HEALTH)
-    assert back.returncode == 0, describe(back)
-    assert got(test_vars) == ("after", "after") and kv(test_vars).get("itest-snap-added") == "x"
-    endpoints_answer(test_vars)
+        back = make("restore-snapshot", f"NAME={undo}", ODD_HEALTH)
+        assert back.returncode == 0, describe(back)
+        assert got(test_vars) == ("after", "after") and kv(test_vars).get("itest-snap-added") == "x"
+        endpoints_answer(test_vars)
 
-    for name in ("itest-before", undo):
-        dropped = make("drop-snapshot", f"NAME={name}")
-        assert dropped.returncode == 0, describe(dropped)
-        assert listed(name) is None
-    # What a run costs through the docker connection (the suite's log shows it; no timed assertion).
-    print(f"make snapshot {took:.1f} s, make restore-snapshot {took_restore:.1f} s")
+        for name in ("itest-before", undo):
+            dropped = make("drop-snapshot", f"NAME={name}")
+            assert dropped.returncode == 0, describe(dropped)
+            assert listed(name) is None
+        # What a run costs through the docker connection (the suite's log shows it; no timed assertion).
+        print(f"make snapshot {took:.1f} s, make restore-snapshot {took_restore:.1f} s")
+    finally:
+        # The record this test made (the scenario's converges write none) and its edit leave
+        # with it: the tests after this one read the health paths of the settings.
+        host.run_test(f"rm -f {STATE}/converged.json {STATE}/converged.forgotten.json")
 
 
 def test_a_snapshot_at_a_revision_the_checkout_does_not_have_is_refused_untouched(
