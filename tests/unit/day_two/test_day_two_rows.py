@@ -55,3 +55,120 @@ def test_endpoint_rows_ignore_a_skipped_unit_and_name_a_probe_without_url(day_tw
         row(False, "endpoint", "?", "no answer", "3 ms"),
         row(None, "endpoint", "http://127.0.0.1:8001/ws/health", "HTTP 503", "4 ms"),
     ]
+
+
+def container_row(ok: bool, name: str, status: str, since: str, details: str) -> dict[str, object]:
+    return {"ok": ok, "part": "container", "name": name, "status": status, "since": since, "details": details}
+
+
+def test_container_rows_each_field_of_each_case(day_two: ModuleType) -> None:
+    exited = {
+        "item": {"name": "itest_redis"},
+        "exists": True,
+        "container": {
+            "State": {
+                "Status": "exited",
+                "Running": False,
+                "StartedAt": "2026-11-30T01:02:03Z",
+                "FinishedAt": "2026-11-30T04:05:06.789Z",
+                "ExitCode": 1,
+                "Health": {"Status": "unhealthy"},
+            },
+            "HostConfig": {
+                "PortBindings": {"6379/tcp": [{"HostPort": "6380"}, {"HostIp": "::1", "HostPort": "6381"}]}
+            },
+        },
+    }
+    running_unhealthy = {
+        "item": {"name": "itest_db"},
+        "exists": True,
+        "container": {
+            "State": {
+                "Status": "running",
+                "Running": True,
+                "StartedAt": "2026-11-30T01:02:03Z",
+                "Health": {"Status": "unhealthy"},
+            },
+            "Config": {"Image": "pg"},
+            "RestartCount": 0,
+        },
+    }
+    running_plain = {
+        "item": {"name": "c"},
+        "exists": True,
+        "container": {"State": {"Status": "running", "Running": True}},
+    }
+    assert day_two.container_rows(
+        [exited, running_unhealthy, running_plain, {"exists": False}, {"item": {"name": "d"}}, {}]
+    ) == [
+        container_row(
+            False,
+            "itest_redis",
+            "exited (code 1)",
+            "2026-11-30 04:05:06 UTC",
+            "?, 0.0.0.0:6380->6379/tcp, ::1:6381->6379/tcp, restarts ?",
+        ),
+        container_row(False, "itest_db", "running (unhealthy)", "2026-11-30 01:02:03 UTC", "pg, restarts 0"),
+        container_row(True, "c", "running", " UTC", "?, restarts ?"),
+        container_row(False, "?", "missing", "-", "not created (dev.yml creates it)"),
+        container_row(False, "d", "unknown", "-", "Docker engine ? did not answer: "),
+        container_row(False, "?", "unknown", "-", "Docker engine ? did not answer: "),
+    ]
+
+
+def test_container_rows_of_a_container_without_state(day_two: ModuleType) -> None:
+    assert day_two.container_rows([{"item": {"name": "x"}, "exists": True, "container": None}]) == [
+        container_row(False, "x", "", " UTC", "?, restarts ?")
+    ]
+
+
+def unit_row(ok: bool | None, name: str, status: str, since: str, details: str) -> dict[str, object]:
+    return {"ok": ok, "part": "unit", "name": name, "status": status, "since": since, "details": details}
+
+
+def test_unit_rows_each_field_of_each_case(day_two: ModuleType) -> None:
+    failed = {
+        "item": {"unit": "integrador-ws.service"},
+        "status": {
+            "LoadState": "loaded",
+            "ActiveState": "failed",
+            "SubState": "failed",
+            "UnitFileState": "disabled",
+            "StateChangeTimestamp": "Tue 2026-12-01 10:00:00 UTC",
+            "NRestarts": "5",
+        },
+    }
+    assert day_two.unit_rows(
+        [
+            failed,
+            {"item": {"unit": "a.service"}, "status": {"ActiveState": "active"}},
+            {"status": None},
+            {"item": {"unit": "b.service"}},
+            {"item": {"unit": "c.service"}, "msg": None},
+            {"item": {"unit": "d.service"}, "status": {"LoadState": "not-found"}},
+            {"item": {"unit": "e.service"}, "skipped": False},
+        ]
+    ) == [
+        unit_row(
+            False,
+            "integrador-ws.service",
+            "failed (failed), disabled",
+            "2026-12-01 10:00:00 UTC",
+            "restarts 5",
+        ),
+        unit_row(True, "a.service", "active (None), None", "-", "restarts ?"),
+        unit_row(False, "?", "None (None), None", "-", "restarts ?"),
+        unit_row(False, "b.service", "unknown", "-", "systemctl --user: no answer"),
+        unit_row(False, "c.service", "unknown", "-", "systemctl --user: "),
+        unit_row(None, "d.service", "not installed", "-", "app_services (dev.yml) installs it"),
+    ]
+
+
+def test_unit_rows_strip_only_a_leading_weekday(day_two: ModuleType) -> None:
+    stamp = {
+        "item": {"unit": "u"},
+        "status": {"ActiveState": "active", "StateChangeTimestamp": "2026-12-01 Mon 10:00"},
+    }
+    assert day_two.unit_rows([stamp])[0]["since"] == "2026-12-01 Mon 10:00"
+    stamp["status"]["StateChangeTimestamp"] = "Mon Tue 10:00"
+    assert day_two.unit_rows([stamp])[0]["since"] == "Tue 10:00"
