@@ -172,3 +172,48 @@ def test_unit_rows_strip_only_a_leading_weekday(day_two: ModuleType) -> None:
     assert day_two.unit_rows([stamp])[0]["since"] == "2026-12-01 Mon 10:00"
     stamp["status"]["StateChangeTimestamp"] = "Mon Tue 10:00"
     assert day_two.unit_rows([stamp])[0]["since"] == "Tue 10:00"
+
+
+def supervised(active: str, sub: str, load: str = "loaded") -> dict[str, object]:
+    return {
+        "LoadState": load,
+        "ActiveState": active,
+        "SubState": sub,
+        "UnitFileState": "supervisord (not started at boot)",
+        "StateChangeTimestamp": "",
+        "NRestarts": "?",
+    }
+
+
+def test_supervisor_programs_in_systemds_shape_whole(day_two: ModuleType) -> None:
+    names = ["a", "b", "c", "d", "e", "f", "g"]
+    services = [{"program": f"integrador-{n}"} for n in names]
+    programs = {
+        "integrador-a": {"state": "RUNNING"},
+        "integrador-b": {"state": "STARTING"},
+        "integrador-c": {"state": "BACKOFF"},
+        "integrador-d": {"state": "FATAL"},
+        "integrador-e": {"state": "STOPPED"},
+        "integrador-f": {"pid": 0},  # listed without a state
+    }
+    assert day_two.supervisor_units(services, programs, ["answer"]) == [
+        {"item": {"unit": "integrador-a"}, "status": supervised("active", "running")},
+        {"item": {"unit": "integrador-b"}, "status": supervised("activating", "starting")},
+        {"item": {"unit": "integrador-c"}, "status": supervised("activating", "backoff")},
+        {"item": {"unit": "integrador-d"}, "status": supervised("failed", "fatal")},
+        {"item": {"unit": "integrador-e"}, "status": supervised("inactive", "stopped")},
+        {"item": {"unit": "integrador-f"}, "status": supervised("inactive", "")},
+        {"item": {"unit": "integrador-g"}, "status": supervised("inactive", "", "not-found")},
+    ]
+    assert day_two.supervisor_units(services[:1], None, None) == [
+        {"item": {"unit": "integrador-a"}, "status": supervised("inactive", "supervisord not running")}
+    ]
+    rows = day_two.unit_rows(day_two.supervisor_units(services[3:5], programs, True))
+    assert rows == [
+        unit_row(
+            False, "integrador-d", "failed (fatal), supervisord (not started at boot)", "-", "restarts ?"
+        ),
+        unit_row(
+            False, "integrador-e", "inactive (stopped), supervisord (not started at boot)", "-", "restarts ?"
+        ),
+    ]
