@@ -217,3 +217,90 @@ def test_supervisor_programs_in_systemds_shape_whole(day_two: ModuleType) -> Non
             False, "integrador-e", "inactive (stopped), supervisord (not started at boot)", "-", "restarts ?"
         ),
     ]
+
+
+def test_restore_rows_of_each_journal(day_two: ModuleType) -> None:
+    def restore(ok: bool, name: str, status: str, since: str, details: str) -> dict[str, object]:
+        return {
+            "ok": ok,
+            "part": "restore",
+            "name": name,
+            "status": status,
+            "since": since,
+            "details": details,
+        }
+
+    assert day_two.restore_row(None) == []
+    assert day_two.restore_row({"step": "staging", "backup": "/b/2", "started": "2026-12-01 10:00"}) == [
+        restore(
+            True,
+            "/b/2",
+            "interrupted (staging)",
+            "2026-12-01 10:00",
+            "staging only, the live data untouched; the next restore removes its scratch data",
+        )
+    ]
+    assert day_two.restore_row('{"step": "db_swapped"}') == [
+        restore(
+            False, "?", "interrupted (db_swapped)", "-", 'half done: finish it with make restore BACKUP="?"'
+        )
+    ]
+    assert day_two.restore_row("{}") == [
+        restore(False, "?", "interrupted (?)", "-", 'half done: finish it with make restore BACKUP="?"')
+    ]
+    assert day_two.restore_row("{not json") == [
+        restore(False, "?", "interrupted (unreadable journal)", "-", "restore.json is not JSON")
+    ]
+    assert day_two.restore_row(7) == [
+        restore(False, "?", "interrupted (unreadable journal)", "-", "restore.json is not JSON")
+    ]
+    assert day_two.restore_row("[1, 2]") == [
+        restore(False, "?", "interrupted (unreadable journal)", "-", "restore.json is not an object")
+    ]
+
+
+def test_the_status_table_written_out(day_two: ModuleType) -> None:
+    rows = [
+        {"ok": True, "part": "container", "name": "db", "status": "running", "since": "t1", "details": "d1"},
+        {
+            "ok": False,
+            "part": "endpoint",
+            "name": "http://x",
+            "status": "no answer",
+            "since": "-",
+            "details": "d2",
+        },
+        {
+            "ok": None,
+            "part": "unit",
+            "name": "integrador-ws.service",
+            "status": "not installed",
+            "since": "-",
+            "details": "",
+        },
+        {
+            "ok": None,
+            "part": "endpoint",
+            "name": "http://y",
+            "status": "no answer",
+            "since": "-",
+            "details": "d4",
+        },
+    ]
+    assert day_two.status_table(rows) == [
+        "      PART       NAME                   STATUS         SINCE  DETAILS",
+        "ok    container  db                     running        t1     d1",
+        "FAIL  endpoint   http://x               no answer      -      d2",
+        "-     unit       integrador-ws.service  not installed  -      ",
+        "-     endpoint   http://y               no answer      -      d4",
+        "1 of 2 parts unhealthy, not installed: integrador-ws.service",
+    ]
+    assert day_two.status_table(rows[:1] + rows[3:]) == [
+        "      PART       NAME      STATUS     SINCE  DETAILS",
+        "ok    container  db        running    t1     d1",
+        "-     endpoint   http://y  no answer  -      d4",
+        "All parts healthy",
+    ]
+    assert (
+        day_two.status_table(rows[1:3])[-1] == "1 of 1 parts unhealthy, not installed: integrador-ws.service"
+    )
