@@ -140,13 +140,13 @@ def test_unit_rows_each_field_of_each_case(day_two: ModuleType) -> None:
     }
     assert day_two.unit_rows(
         [
+            {"item": {"unit": "e.service"}, "skipped": False},  # skipped (with any value): left out
             failed,
             {"item": {"unit": "a.service"}, "status": {"ActiveState": "active"}},
             {"status": None},
             {"item": {"unit": "b.service"}},
             {"item": {"unit": "c.service"}, "msg": None},
             {"item": {"unit": "d.service"}, "status": {"LoadState": "not-found"}},
-            {"item": {"unit": "e.service"}, "skipped": False},
         ]
     ) == [
         unit_row(
