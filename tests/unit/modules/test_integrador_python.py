@@ -199,7 +199,8 @@ def test_the_interpreter_is_the_wanted_one_or_the_newest_on_path(
     assert pyenv.find_interpreter("", too_new) == (
         None,
         (),
-        f"Python {pyenv.dotted(me)} at {bin_dir}/python3.{me[1]}; Python {pyenv.dotted(me)} at {bin_dir}/python3",
+        f"Python {pyenv.dotted(me)} at {bin_dir}/python3.{me[1]}; "
+        f"Python {pyenv.dotted(me)} at {bin_dir}/python3",
     )
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert pyenv.find_interpreter("", (3,)) == (None, (), "no Python on PATH")
