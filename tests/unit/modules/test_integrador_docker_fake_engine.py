@@ -360,3 +360,31 @@ def test_a_client_certificate_is_loaded_only_with_its_key(tmp_path: Path) -> Non
     assert docker.DockerClient("tcp://engine", environ=environ)._tls is not None  # no cert.pem: not read
     self_signed(tmp_path)
     assert docker.DockerClient("tcp://engine", environ=environ)._tls is not None  # a real pair loads
+
+
+# --- which endpoint connect() picks ----------------------------------------------------------------
+def test_connect_to_an_explicit_host_reads_no_context(tmp_path: Path) -> None:
+    client, warnings = docker.connect("tcp://engine:1234", 7, environ={"DOCKER_CONTEXT": "gone"})
+    assert (client.host, client.source, client.timeout, warnings) == ("tcp://engine:1234", "", 7, [])
+    tls, _ = docker.connect("tcp://engine", environ={"DOCKER_TLS": "1", "DOCKER_CERT_PATH": str(tmp_path)})
+    assert tls._address == ("engine", 2376) and tls._tls is not None  # the environ given, not os.environ
+
+
+def test_connect_without_a_host_follows_the_default_with_the_configs_warning(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".docker").mkdir(parents=True)
+    client, warnings = docker.connect(None, 3, environ={"HOME": str(home)})
+    assert (client.host, client.source, client.timeout, warnings) == (
+        "unix:///var/run/docker.sock",
+        "the default socket",
+        3,
+        [],
+    )
+    (home / ".docker" / "config.json").write_text("{broken")
+    client, warnings = docker.connect("", environ={}, home=str(home))
+    assert client.host == "unix:///var/run/docker.sock"
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{home}/.docker/config.json cannot be read (")
+    assert warnings[0].endswith("); the Docker context `default` is used.")
+    client, warnings = docker.connect("", environ={"HOME": str(home)}, home=str(tmp_path / "elsewhere"))
+    assert len(warnings) == 1  # HOME of the environ given wins over home
