@@ -220,3 +220,125 @@ def test_mask_leaves_no_secret(secret: str, before: str, after: str) -> None:
     assert "********" in masked
     if "*" not in secret:
         assert secret not in masked
+
+
+# --- integrador_ports: which process tree a port's owner belongs to, over a made-up /proc ---------
+class FakeProc:
+    """/proc/<pid>/stat, cmdline and cgroup of made-up processes: pid -> (ppid, pgrp, cgroup, argv)."""
+
+    def __init__(self, table: dict[int, tuple[int, int, str, list[str]]]) -> None:
+        self.table = table
+
+    def open(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        _, _, pid, what = path.split("/")
+        if int(pid) not in self.table:
+            raise FileNotFoundError(path)
+        ppid, pgrp, cgroup, argv = self.table[int(pid)]
+        if what == "stat":
+            return io.StringIO(f"{pid} (py (x) y) S {ppid} {pgrp} {pgrp} 0 -1")
+        if what == "cgroup":
+            return io.StringIO(f"0::{cgroup}\n")
+        return io.BytesIO(b"\0".join(a.encode() for a in argv) + b"\0")
+
+
+@pytest.fixture
+def proc(monkeypatch: pytest.MonkeyPatch) -> FakeProc:
+    fake = FakeProc({})
+    monkeypatch.setattr(ports, "open", fake.open, raising=False)
+    return fake
+
+
+def test_owned_by_a_root_its_group_its_units_cgroup_or_its_ancestry(proc: FakeProc) -> None:
+    unit = "/user.slice/user@1000.service/app.slice/integrador-api.service"
+    proc.table.update(
+        {
+            1: (0, 1, "/init.scope", ["init"]),
+            100: (1, 100, unit, ["launcher"]),  # a service's main process
+            101: (100, 100, unit, ["dotenv", "run"]),
+            102: (101, 100, unit, ["uvicorn"]),  # its grandchild
+            200: (1, 100, "/other.service/", ["orphan"]),  # left in the root's group
+            300: (1, 300, unit + "/", ["reparented"]),  # parent gone, still in the unit's cgroup
+            400: (1, 400, "/other.service", ["stranger"]),
+            500: (2, 500, "/x", ["child of a kernel thread"]),
+            2: (0, 0, "/", ["kthreadd"]),
+        }
+    )
+    assert ports.owned_by(100, [100]) is True
+    assert ports.owned_by(102, {100, 0}) is True
+    assert ports.owned_by(200, [100]) is True
+    assert ports.owned_by(300, [100], ["integrador-api.service"]) is True
+    assert ports.owned_by(300, [100], ["integrador-ws.service"]) is False
+    assert ports.owned_by(300, [100]) is False
+    assert ports.owned_by(400, [100], ["integrador-api.service"]) is False
+    assert ports.owned_by(500, [100]) is False
+    assert ports.owned_by(999, [100]) is False  # gone
+    assert ports.owned_by(None, [100]) is False
+    assert ports.owned_by(0, [0]) is False
+    assert ports.owned_by(102, []) is False
+    assert ports.owned_by(101, ["100"]) is True
+
+
+def test_supervisor_roots_are_the_daemon_and_its_programs_groups(proc: FakeProc, tmp_path: Path) -> None:
+    folder = tmp_path
+    conf = folder / "supervisord.conf"
+    conf.write_text("")
+    proc.table.update(
+        {
+            50: (1, 50, "/", ["/venv/bin/python", "/venv/bin/supervisord", "-c", str(conf)]),
+            60: (50, 60, "/", ["uvicorn"]),  # the api program's main process: supervisord's child
+            70: (1, 70, "/", ["someone else"]),  # a reused pid
+        }
+    )
+    (folder / "supervisord.pid").write_text("50\n")
+    (folder / "integrador-api.pgid").write_text("60")
+    (folder / "integrador-ws.pgid").write_text("70")
+    (folder / "integrador-old.pgid").write_text("80")  # its leader died: the group lives on
+    (folder / "integrador-bad.pgid").write_text("x")
+    (folder / "integrador-one.pgid").write_text("1")
+    programs = [
+        "integrador-api",
+        "integrador-ws",
+        "integrador-old",
+        "integrador-bad",
+        "integrador-one",
+        "none",
+    ]
+    real_open = open
+
+    def both(path: str, *args: Any, **kwargs: Any) -> Any:
+        return proc.open(path) if str(path).startswith("/proc/") else real_open(path, *args, **kwargs)
+
+    ports.open = both  # type: ignore[attr-defined]  (the proc fixture restores the module's open)
+    assert ports.supervisor_roots(str(folder), programs) == {50, 60, 80}
+    (folder / "supervisord.pid").write_text("70\n")
+    assert ports.supervisor_roots(str(folder), programs) == set()
+    (folder / "supervisord.pid").write_text("1\n")
+    assert ports.supervisor_roots(str(folder), programs) == set()
+    (folder / "supervisord.pid").write_text("nope\n")
+    assert ports.supervisor_roots(str(folder), programs) == set()
+    assert ports.supervisor_roots(str(folder / "none"), programs) == set()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/venv/bin/python", "/venv/bin/supervisord", "-c", "{conf}"], True),
+        (["supervisord", "--configuration={conf}"], True),
+        (["supervisord", "-c{conf}"], True),
+        (["supervisord", "-c", "{link}"], True),
+        (["supervisord", "-c", "relative.conf"], False),
+        (["supervisord", "--configuration="], False),
+        (["supervisord", "-c", "{other}"], False),
+        (["python", "x.py", "-c", "{link}"], False),
+        ([], False),
+    ],
+)
+def test_a_supervisord_is_known_by_its_configuration(
+    proc: FakeProc, tmp_path: Path, argv: list[str], expected: bool
+) -> None:
+    conf, other, link = tmp_path / "supervisord.conf", tmp_path / "other.conf", tmp_path / "link.conf"
+    conf.write_text("")
+    other.write_text("")
+    link.symlink_to(conf)
+    proc.table[42] = (1, 42, "/", [a.format(conf=conf, other=other, link=link) for a in argv])
+    assert ports._runs_supervisord_with(42, str(conf)) is expected
