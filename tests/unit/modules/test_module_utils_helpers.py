@@ -342,3 +342,21 @@ def test_a_supervisord_is_known_by_its_configuration(
     link.symlink_to(conf)
     proc.table[42] = (1, 42, "/", [a.format(conf=conf, other=other, link=link) for a in argv])
     assert ports._runs_supervisord_with(42, str(conf)) is expected
+
+
+def test_systemd_cgroup_of_this_process_is_read_from_proc() -> None:
+    if not os.path.exists("/proc/self/cgroup"):
+        pytest.skip("Linux /proc")
+    with open("/proc/self/cgroup", encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    # the first line of the unified hierarchy (0::path) or the name=systemd one
+    fields = [line.split(":", 2) for line in lines]
+    expected = next((f[2] for f in fields if len(f) == 3 and f[1] in ("", "name=systemd")), "")
+    assert ports._systemd_cgroup(os.getpid()) == expected
+
+
+def test_a_cgroup_line_without_its_fields_names_no_cgroup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        ports, "open", lambda *a, **k: io.StringIO("garbage\n1:name=systemd:/x\n"), raising=False
+    )
+    assert ports._systemd_cgroup(1) == ""
