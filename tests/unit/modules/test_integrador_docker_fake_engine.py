@@ -388,3 +388,11 @@ def test_connect_without_a_host_follows_the_default_with_the_configs_warning(tmp
     assert warnings[0].endswith("); the Docker context `default` is used.")
     client, warnings = docker.connect("", environ={"HOME": str(home)}, home=str(tmp_path / "elsewhere"))
     assert len(warnings) == 1  # HOME of the environ given wins over home
+
+
+def test_ping_is_true_for_the_engines_ok_only(engine: Engine) -> None:
+    engine.answers[("GET", "/_ping")] = (200, b"OK\n")
+    assert docker.DockerClient(engine.host).ping() is True
+    assert engine.requests[-1][:2] == ("GET", "/_ping")
+    engine.answers[("GET", "/_ping")] = (200, b"ok")
+    assert docker.DockerClient(engine.host).ping() is False

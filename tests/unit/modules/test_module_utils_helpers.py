@@ -109,9 +109,10 @@ def test_started_records_compare_each_start_with_the_bytes(tmp_path: Path) -> No
 
 
 # --- integrador_ports: lsof's answer, and the cgroup systemd put a process in ---------------------
-def fake_lsof(folder: Path, output: str) -> None:
+def fake_lsof(folder: Path, output: str, status: int = 0) -> None:
+    """lsof as it answers: the -F fields, and exit status 1 when it found nothing."""
     script = folder / "lsof"
-    script.write_text(f"#!/bin/sh\necho \"$@\" > {folder}/args\nprintf '%s' '{output}'\n")
+    script.write_text(f"#!/bin/sh\necho \"$@\" > {folder}/args\nprintf '%s' '{output}'\nexit {status}\n")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
 
 
@@ -127,8 +128,10 @@ def test_owner_from_lsof_reads_the_first_process_and_its_command(
 def test_owner_from_lsof_without_a_process_or_without_lsof(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake_lsof(tmp_path, "cname-only\n")
+    fake_lsof(tmp_path, "", status=1)  # nothing listens there
     monkeypatch.setenv("PATH", str(tmp_path))
+    assert ports.owner_from_lsof(80) == (None, None)
+    fake_lsof(tmp_path, "cname-only\n")
     assert ports.owner_from_lsof(80) == (None, None)
     fake_lsof(tmp_path, "p12\n")
     assert ports.owner_from_lsof(80) == (12, "None (pid 12)")
