@@ -122,6 +122,16 @@ def test_container_rows_of_a_container_without_state(day_two: ModuleType) -> Non
     ]
 
 
+def test_container_rows_name_the_container_or_say_question_mark(day_two: ModuleType) -> None:
+    up = {"State": {"Status": "running", "Running": True, "StartedAt": "2026-12-01T10:00:00Z"}}
+    assert day_two.container_rows(
+        [{"item": {"name": "gone"}, "exists": False}, {"exists": True, "container": up}]
+    ) == [
+        container_row(False, "gone", "missing", "-", "not created (dev.yml creates it)"),
+        container_row(True, "?", "running", "2026-12-01 10:00:00 UTC", "?, restarts ?"),
+    ]
+
+
 def unit_row(ok: bool | None, name: str, status: str, since: str, details: str) -> dict[str, object]:
     return {"ok": ok, "part": "unit", "name": name, "status": status, "since": since, "details": details}
 
