@@ -178,7 +178,14 @@ def test_systemd_cgroup_of_a_process_that_is_gone_is_empty(monkeypatch: pytest.M
 
 
 # --- integrador_python: the marker that makes a folder ours --------------------------------------
-def test_mark_then_clear_keeps_the_folder_and_its_marker(tmp_path: Path) -> None:
+# These two remove files: they run from a scratch folder, so that a mutant of clear_virtualenv that
+# empties the current folder (os.scandir(None)) under make mutation empties only that folder.
+def test_mark_then_clear_keeps_the_folder_and_its_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "cwd" / "sentinel").write_text("not the venv's")
+    monkeypatch.chdir(tmp_path / "cwd")
     venv = tmp_path / "a" / "venv"
     assert pyenv.is_virtualenv(str(venv)) is False
     pyenv.mark_virtualenv(str(venv))
@@ -197,9 +204,14 @@ def test_mark_then_clear_keeps_the_folder_and_its_marker(tmp_path: Path) -> None
     pyenv.clear_virtualenv(str(venv))
     assert sorted(p.name for p in venv.iterdir()) == ["pyvenv.cfg"]
     assert tmp_path.is_dir() and (tmp_path / "a").is_dir()
+    assert sorted(p.name for p in (tmp_path / "cwd").iterdir()) == ["sentinel"]
 
 
-def test_clear_refuses_a_folder_that_is_not_a_virtualenv(tmp_path: Path) -> None:
+def test_clear_refuses_a_folder_that_is_not_a_virtualenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
     (tmp_path / "keep").write_text("mine")
     with pytest.raises(ValueError) as caught:
         pyenv.clear_virtualenv(str(tmp_path))
