@@ -227,6 +227,8 @@ def test_mask_replaces_the_longest_secret_first_and_ignores_empty_ones() -> None
     assert wait.mask("pass=abcdef; short=abc", ["abc", "", "abcdef"]) == "pass=********; short=********"
     assert wait.mask("nothing here", []) == "nothing here"
     assert wait.mask("x", [""]) == "x"
+    # by length, not by text: "b" sorts after "abc" but is shorter
+    assert wait.mask("key=abc", ["b", "abc"]) == "key=********"
 
 
 @given(st.text(min_size=1, max_size=8), st.text(max_size=20), st.text(max_size=20))
