@@ -29,10 +29,11 @@ class Engine:
     """Answers by (method, path): (status, body bytes or a JSON value); 404 for anything else.
     `requests` holds (method, path, query, body) of each request, in order."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tcp: bool = False) -> None:
         self.path = path
         self.answers: dict[tuple[str, str], tuple[int, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
+        self.hosts: list[str] = []  # the Host header of each request
         engine = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,6 +47,7 @@ class Engine:
                 url = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                engine.hosts.append(self.headers.get("Host", ""))
                 engine.requests.append(
                     (self.command, url.path, parse_qs(url.query), json.loads(raw) if raw else None)
                 )
@@ -63,7 +65,10 @@ class Engine:
         class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             daemon_threads = True
 
-        self.server = Server(str(path), Handler)
+        class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+            daemon_threads = True
+
+        self.server = TCPServer(("127.0.0.1", 0), Handler) if tcp else Server(str(path), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -396,3 +401,65 @@ def test_ping_is_true_for_the_engines_ok_only(engine: Engine) -> None:
     assert engine.requests[-1][:2] == ("GET", "/_ping")
     engine.answers[("GET", "/_ping")] = (200, b"ok")
     assert docker.DockerClient(engine.host).ping() is False
+
+
+# --- what the layer sends and reads back -----------------------------------------------------------
+def test_over_the_unix_socket_the_host_header_is_localhost(engine: Engine) -> None:
+    engine.answers[("GET", "/version")] = (200, {"ApiVersion": "1.41"})
+    docker.DockerClient(engine.host).version()
+    assert engine.hosts == ["localhost"]
+
+
+def test_tcp_without_tls_speaks_plain_http(tmp_path: Path) -> None:
+    plain = Engine(tmp_path / "unused", tcp=True)
+    try:
+        plain.answers[("GET", "/version")] = (200, {"ApiVersion": "1.41"})
+        port = plain.server.server_address[1]
+        assert docker.DockerClient(f"tcp://127.0.0.1:{port}", environ={}).version() == {"ApiVersion": "1.41"}
+    finally:
+        plain.close()
+
+
+def test_an_empty_body_is_none_and_one_that_is_not_json_is_named(engine: Engine) -> None:
+    engine.answers[("GET", "/version")] = (200, b"")
+    engine.answers[("GET", "/info")] = (200, b"<html>" + b"x" * 100)
+    client = docker.DockerClient(engine.host)
+    assert client.version() is None
+    with pytest.raises(docker.DockerProtocolError) as caught:
+        client.info()
+    shown = repr(b"<html>" + b"x" * 54)
+    assert str(caught.value) == (
+        f"The Docker engine at {engine.host} answered with something that is not JSON ({shown}): "
+        "is this endpoint a Docker engine?"
+    )
+    assert caught.value.endpoint == engine.host
+
+
+def test_connect_uses_this_processs_environment_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://engine:2375")
+    client, _ = docker.connect("")
+    assert (client.host, client.source) == ("tcp://engine:2375", "DOCKER_HOST")
+
+
+def test_connect_without_home_in_the_environ_reads_the_users_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".docker").mkdir()
+    (tmp_path / ".docker" / "config.json").write_text("{broken")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    _, warnings = docker.connect("", environ={})
+    assert len(warnings) == 1 and warnings[0].startswith(f"{tmp_path}/.docker/config.json cannot be read (")
+
+
+def test_connect_to_a_missing_context_names_the_default_endpoint(tmp_path: Path) -> None:
+    with pytest.raises(docker.DockerEndpointError) as caught:
+        docker.connect(None, environ={"DOCKER_CONTEXT": "gone", "DOCKER_CONFIG": str(tmp_path)})
+    assert caught.value.endpoint == "unix:///var/run/docker.sock"
+
+
+def test_connect_through_the_environ_keeps_its_tls_settings(tmp_path: Path) -> None:
+    environ = {"DOCKER_HOST": "tcp://engine", "DOCKER_TLS": "1", "DOCKER_CERT_PATH": str(tmp_path)}
+    client, _ = docker.connect("", environ=environ)
+    assert client._tls is not None and client._address == ("engine", 2376)

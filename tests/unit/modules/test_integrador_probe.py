@@ -302,3 +302,16 @@ def test_http_get_of_nothing_listening_is_not_ready() -> None:
         port = taken.getsockname()[1]
     ready, why = probe.http_get(f"http://127.0.0.1:{port}/ok")
     assert ready is False and "refused" in why.lower()
+
+
+def test_auth_refused_shows_120_characters_and_an_empty_answer_says_so(serve: Callable[..., Server]) -> None:
+    server = serve(redis_answering(b"-ERR " + b"e" * 200 + b"\r\n"))
+    assert probe.redis("127.0.0.1", server.port, "pw") == (False, "AUTH refused: -ERR " + "e" * 115)
+    empty = serve(redis_answering(b"\r\n"))
+    assert probe.redis("127.0.0.1", empty.port) == (False, "no answer")
+
+
+def test_http_get_without_a_host_asks_the_loopback(web: tuple[int, list[str]]) -> None:
+    port, paths = web
+    assert probe.http_get(f"http://:{port}/ok") == (True, "HTTP 200")
+    assert paths == ["/ok"]
