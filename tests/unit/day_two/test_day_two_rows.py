@@ -314,3 +314,20 @@ def test_the_status_table_written_out(day_two: ModuleType) -> None:
     assert (
         day_two.status_table(rows[1:3])[-1] == "1 of 1 parts unhealthy, not installed: integrador-ws.service"
     )
+
+
+def test_copy_rows_read_the_first_column_of_the_first_copy_block(day_two: ModuleType) -> None:
+    script = (
+        "COPY public.other (a) TO stdout;\n"
+        "not a row\n"
+        "SET x = 1; FROM stdin;\n"
+        "ignored too\n"
+        "COPY public.alembic_version (version_num) FROM stdin;   \n"
+        "abc def\tsecond\tthird\n"
+        "\n"
+        "r2\n"
+        "\\.\n"
+        "after\n"
+    )
+    assert day_two.copy_rows(script) == ["abc def", "r2"]
+    assert day_two.copy_rows(None) == []

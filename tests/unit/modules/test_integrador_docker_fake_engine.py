@@ -34,6 +34,7 @@ class Engine:
         self.answers: dict[tuple[str, str], tuple[int, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
         self.hosts: list[str] = []  # the Host header of each request
+        self.content_types: list[str | None] = []  # and its Content-Type
         engine = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +49,7 @@ class Engine:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 engine.hosts.append(self.headers.get("Host", ""))
+                engine.content_types.append(self.headers.get("Content-Type"))
                 engine.requests.append(
                     (self.command, url.path, parse_qs(url.query), json.loads(raw) if raw else None)
                 )
@@ -463,3 +465,62 @@ def test_connect_through_the_environ_keeps_its_tls_settings(tmp_path: Path) -> N
     environ = {"DOCKER_HOST": "tcp://engine", "DOCKER_TLS": "1", "DOCKER_CERT_PATH": str(tmp_path)}
     client, _ = docker.connect("", environ=environ)
     assert client._tls is not None and client._address == ("engine", 2376)
+
+
+def test_a_json_body_is_sent_as_json(engine: Engine) -> None:
+    engine.answers[("POST", "/containers/db/exec")] = (201, {"Id": "e9"})
+    engine.answers[("POST", "/exec/e9/start")] = (200, b"")
+    engine.answers[("GET", "/exec/e9/json")] = (200, {"ExitCode": 0})
+    docker.DockerClient(engine.host).exec_run("db", ["true"])
+    assert engine.content_types == ["application/json", "application/json", None]
+
+
+def test_image_references_keep_their_registry_port_and_tag_in_the_path(engine: Engine) -> None:
+    engine.answers[("GET", "/images/registry.local:5000/team/img:1/json")] = (200, {"Id": "sha256:1"})
+    assert docker.DockerClient(engine.host).inspect_image("registry.local:5000/team/img:1") == {
+        "Id": "sha256:1"
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "explanation", "shown"),
+    [
+        (400, {"message": "bad parameter"}, "bad parameter", "bad parameter"),
+        (500, {"message": ""}, "", "Internal Server Error"),
+        (500, b"  plain \xff text \n", "plain \ufffd text", "plain \ufffd text"),
+        (503, b"[1, 2]", "[1, 2]", "[1, 2]"),
+    ],
+)
+def test_an_error_status_is_explained_with_the_engines_words(
+    engine: Engine, status: int, body: Any, explanation: str, shown: str
+) -> None:
+    engine.answers[("GET", "/info")] = (status, body)
+    with pytest.raises(docker.DockerAPIError) as caught:
+        docker.DockerClient(engine.host).info()
+    assert (caught.value.status, caught.value.explanation) == (status, explanation)
+    assert (
+        str(caught.value) == f"The Docker engine at {engine.host} answered GET /info with {status}: {shown}"
+    )
+
+
+def test_a_body_cut_short_is_what_arrived(tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "cut.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + frame(1, b"partial"))
+        conn.close()
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        assert docker.DockerClient(f"unix://{path}").request("GET", "/x") == (200, frame(1, b"partial"))
+    finally:
+        thread.join()
+        server.close()
