@@ -489,6 +489,7 @@ def test_image_references_keep_their_registry_port_and_tag_in_the_path(engine: E
         (500, {"message": ""}, "", "Internal Server Error"),
         (500, b"  plain \xff text \n", "plain \ufffd text", "plain \ufffd text"),
         (503, b"[1, 2]", "[1, 2]", "[1, 2]"),
+        (599, {"message": ""}, "", "error"),  # a status http.client has no name for
     ],
 )
 def test_an_error_status_is_explained_with_the_engines_words(
@@ -524,3 +525,13 @@ def test_a_body_cut_short_is_what_arrived(tmp_path: Path) -> None:
     finally:
         thread.join()
         server.close()
+
+
+def test_an_error_names_the_path_without_its_query(engine: Engine) -> None:
+    engine.answers[("GET", "/containers/json")] = (500, {"message": "boom"})
+    with pytest.raises(docker.DockerAPIError) as caught:
+        docker.DockerClient(engine.host).containers(filters={"name": ["x"]})
+    assert (
+        str(caught.value)
+        == f"The Docker engine at {engine.host} answered GET /containers/json with 500: boom"
+    )

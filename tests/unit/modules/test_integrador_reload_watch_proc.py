@@ -193,3 +193,13 @@ def test_age_is_the_time_since_the_start(tmp_path: Path) -> None:
         assert 0.0 < watch.age(young.pid) <= time.monotonic() - before + 1.0
     finally:
         young.stop()
+
+
+def test_age_is_uptime_less_the_start_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = [b"S"] + [b"0"] * 18 + [str(100 * ticks).encode()]  # field 22 of stat: the start, in ticks
+    monkeypatch.setattr(watch, "_stat", lambda pid: fields)
+    monkeypatch.setattr(watch, "_read", lambda path: b"100.25 7.00\n" if path == "/proc/uptime" else b"")
+    assert watch.age(1234) == 0.25
+    monkeypatch.setattr(watch, "_read", lambda path: b"99.00 7.00\n")
+    assert watch.age(1234) == 0.0  # a clock that disagrees: never negative
