@@ -315,3 +315,32 @@ def test_http_get_without_a_host_asks_the_loopback(web: tuple[int, list[str]]) -
     port, paths = web
     assert probe.http_get(f"http://:{port}/ok") == (True, "HTTP 200")
     assert paths == ["/ok"]
+
+
+def test_a_length_past_the_cap_reads_64_kib_of_payload(serve: Callable[..., Server]) -> None:
+    payload = b"C57P03\x00M" + b"x" * (65536 - 9) + b"\x00"
+    assert len(payload) == 65536
+    server = start_postgres(serve, b"E" + (70000).to_bytes(4, "big") + payload)
+    assert probe.postgres("127.0.0.1", server.port) == (False, "x" * (65536 - 9))
+
+
+def test_a_length_that_is_not_one_is_a_closed_connection(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, b"R\xff\xff\xff\xff")  # 4 GiB announced, nothing sent
+    assert probe.postgres("127.0.0.1", server.port) == (False, "connection closed by the server")
+
+
+def test_an_error_field_code_that_is_not_ascii_is_replaced(serve: Callable[..., Server]) -> None:
+    payload = b"\xffweird\x00Mwho knows\x00\x00"
+    server = start_postgres(serve, b"E" + (len(payload) + 4).to_bytes(4, "big") + payload)
+    assert probe.postgres("127.0.0.1", server.port) == (True, "answering (who knows)")
+
+
+def test_recv_exactly_reads_no_further_than_asked() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        right.sendall(b"ab")
+        later = threading.Timer(0.05, lambda: right.sendall(b"cdEXTRA"))
+        later.start()
+        assert probe._recv_exactly(left, 4) == b"abcd"
+        later.join()
+        assert probe._recv_exactly(left, 5) == b"EXTRA"

@@ -83,3 +83,64 @@ def test_known_revisions_and_unreadable_scripts(tmp_path: Path) -> None:
     assert revisions == ["a1", "b2", "c3"]
     assert unreadable == [str(versions / "computed.py"), str(versions / "latin1.py")]
     assert alembic.known_revisions(str(tmp_path / "none.ini")) == ([], [])
+
+
+# --- the Docker context: every problem's whole message and endpoint -------------------------------
+FIX = (
+    "Pick an existing one (`docker context ls`, `docker context use <name>`), "
+    "or set integrador_docker_host (or DOCKER_HOST) to your engine's socket."
+)
+
+
+def meta_file(config: Path, name: str) -> Path:
+    import hashlib
+
+    return config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+
+
+def test_each_context_problem_is_named_with_the_default_endpoint(tmp_path: Path) -> None:
+    from ansible.module_utils import integrador_docker_context as context
+
+    config = tmp_path / ".docker"
+    config.mkdir()
+    (config / "config.json").write_text('{"currentContext": "colima"}')
+    source = f"the Docker context 'colima' (currentContext in {config}/config.json)"
+    path = meta_file(config, "colima")
+    missing = context.resolve({}, str(tmp_path))
+    assert missing == context.Endpoint(
+        "unix:///var/run/docker.sock", source, f"{source} does not exist: there is no {path}. {FIX}", ()
+    )
+    path.parent.mkdir(parents=True)
+    path.write_text('{"Endpoints": {"docker": {"Host": ""}}}')
+    assert context.resolve({}, str(tmp_path)) == context.Endpoint(
+        "unix:///var/run/docker.sock",
+        source,
+        f"{source} names no Docker endpoint (Endpoints.docker.Host in {path}). {FIX}",
+        (),
+    )
+    path.write_text("{broken")
+    broken = context.resolve({"DOCKER_CONTEXT": "colima", "DOCKER_CONFIG": str(config)}, "/nowhere")
+    assert broken.host == "unix:///var/run/docker.sock" and broken.warnings == ()
+    assert broken.source == "the Docker context 'colima' (DOCKER_CONTEXT)"
+    assert broken.problem.startswith(f"the Docker context 'colima' (DOCKER_CONTEXT) cannot be read: {path}: ")
+    assert broken.problem.endswith(f". {FIX}")
+
+
+def test_a_context_read_with_a_byte_order_mark_and_its_unused_tls_folder(tmp_path: Path) -> None:
+    from ansible.module_utils import integrador_docker_context as context
+
+    config = tmp_path / ".docker"
+    path = meta_file(config, "remote")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'\xef\xbb\xbf{"Endpoints": {"docker": {"Host": "tcp://10.0.0.5:2376"}}}')
+    (config / "config.json").write_bytes(b'\xef\xbb\xbf{"currentContext": "remote"}')
+    source = f"the Docker context 'remote' (currentContext in {config}/config.json)"
+    assert context.resolve({}, str(tmp_path)) == context.Endpoint("tcp://10.0.0.5:2376", source, None, ())
+    tls = config / "contexts" / "tls" / path.parent.name / "docker"
+    (config / "contexts" / "tls" / path.parent.name).mkdir(parents=True)
+    assert context.resolve({}, str(tmp_path)).warnings == ()  # a tls folder without docker/ is not it
+    tls.mkdir()
+    assert context.resolve({}, str(tmp_path)).warnings == (
+        f"{source} keeps TLS certificates in {tls}, which are not used: if the engine is not reached, set "
+        "integrador_docker_host, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.",
+    )
