@@ -535,3 +535,18 @@ def test_an_error_names_the_path_without_its_query(engine: Engine) -> None:
         str(caught.value)
         == f"The Docker engine at {engine.host} answered GET /containers/json with 500: boom"
     )
+
+
+# --- the multiplexed stream, header by header -----------------------------------------------------
+def test_a_header_with_padding_or_an_unknown_stream_is_refused() -> None:
+    with pytest.raises(docker.DockerProtocolError, match=r"no valid frame header at byte 13 "):
+        list(docker.iter_frames(frame(1, b"hello") + b"\x01\x00\x01\x00\x00\x00\x00\x01x"))
+    with pytest.raises(docker.DockerProtocolError, match=r"at byte 0 \(b'\\x07\\x00\\x00\\x00"):
+        list(docker.iter_frames(b"\x07\x00\x00\x00\x00\x00\x00\x01x"))
+
+
+def test_stdin_frames_count_as_output_and_system_ones_as_errors() -> None:
+    assert docker.demux(frame(0, b"in") + frame(1, b"out") + frame(2, b"err") + frame(3, b"sys")) == (
+        b"inout",
+        b"errsys",
+    )

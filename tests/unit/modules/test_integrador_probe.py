@@ -344,3 +344,8 @@ def test_recv_exactly_reads_no_further_than_asked() -> None:
         assert probe._recv_exactly(left, 4) == b"abcd"
         later.join()
         assert probe._recv_exactly(left, 5) == b"EXTRA"
+
+
+def test_a_bracketed_address_is_connected_to_without_its_brackets(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, b"R\x00\x00\x00\x08\x00\x00\x00\x00")
+    assert probe.postgres("[127.0.0.1]", server.port) == (True, "accepting connections")

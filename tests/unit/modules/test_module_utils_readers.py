@@ -79,9 +79,15 @@ def test_known_revisions_and_unreadable_scripts(tmp_path: Path) -> None:
     (versions / "notes.txt").write_text('revision = "zz"\n')
     (versions / "__pycache__" / "x.py").write_text('revision = "cache"\n')
     (versions / "dup.py").write_text('revision = "a1"\n')
+    (versions / "0-README.txt").write_text("not a script, and listed first\n")
+    (versions / "a0_undecodable.py").write_bytes(b'revision = "\xe9"\n')  # unreadable, listed early
     revisions, unreadable = alembic.known_revisions(str(tmp_path / "alembic.ini"))
     assert revisions == ["a1", "b2", "c3"]
-    assert unreadable == [str(versions / "computed.py"), str(versions / "latin1.py")]
+    assert unreadable == [
+        str(versions / "a0_undecodable.py"),
+        str(versions / "computed.py"),
+        str(versions / "latin1.py"),
+    ]
     assert alembic.known_revisions(str(tmp_path / "none.ini")) == ([], [])
 
 

@@ -17,3 +17,7 @@ def test_explicit_offsets_as_jinjas_int() -> None:
     assert instance.instance_port_offset("x", 7.9) == 7
     assert instance.instance_port_offset("x", "ten") == 0
     assert instance.instance_port_offset("x", "inf") == 0
+
+
+def test_a_huge_integer_offset_is_kept_exactly() -> None:
+    assert instance.instance_port_offset("x", 10**30) == 10**30
