@@ -331,3 +331,13 @@ def test_copy_rows_read_the_first_column_of_the_first_copy_block(day_two: Module
     )
     assert day_two.copy_rows(script) == ["abc def", "r2"]
     assert day_two.copy_rows(None) == []
+
+
+def test_the_verdict_names_every_unit_not_installed(day_two: ModuleType) -> None:
+    rows = [
+        {"ok": None, "part": "unit", "name": n, "status": "not installed", "since": "-", "details": ""}
+        for n in ("integrador-api.service", "integrador-ws.service")
+    ]
+    assert day_two.status_table(rows)[-1] == (
+        "All parts healthy, not installed: integrador-api.service, integrador-ws.service"
+    )

@@ -203,3 +203,23 @@ def test_age_is_uptime_less_the_start_time(monkeypatch: pytest.MonkeyPatch) -> N
     assert watch.age(1234) == 0.25
     monkeypatch.setattr(watch, "_read", lambda path: b"99.00 7.00\n")
     assert watch.age(1234) == 0.0  # a clock that disagrees: never negative
+
+
+def test_workers_skip_children_gone_or_dead_and_tell_the_tracker(monkeypatch: pytest.MonkeyPatch) -> None:
+    states = {1: "S", 2: "S", 3: "", 4: "X", 5: "Z", 6: "R"}
+    lines = {
+        1: b"python\0app-worker\0",
+        2: b"python\0app-worker\0",
+        6: b"python\0multiprocessing.resource_tracker\0",
+    }
+    monkeypatch.setattr(watch, "state", lambda pid: states[pid])
+    monkeypatch.setattr(watch, "_read", lambda path: lines.get(int(path.split("/")[2]), b""))
+    monkeypatch.setattr(watch, "children", lambda pid: [1, 2, 3, 4, 5])
+    assert watch.workers(99) == ([1, 2], False)  # no tracker among them
+    monkeypatch.setattr(watch, "children", lambda pid: [3, 4, 5, 6])
+    assert watch.workers(99) == ([], True)
+
+
+def test_a_state_letter_that_is_not_ascii_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch, "_stat", lambda pid: [b"\xff", b"1"])
+    assert watch.state(1) == "\ufffd"
