@@ -208,3 +208,21 @@ def test_the_interpreter_is_the_wanted_one_or_the_newest_on_path(
         "No Python of at least 3.11 (python_env_min_version) was found: no Python on PATH. Install a newer "
         "Python and point python_env_python at it (for example python_env_python: /usr/bin/python3.12)."
     )
+
+
+def test_the_interpreter_inside_a_windows_virtualenv(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pyenv.venv_python("/v") == "/v/bin/python"
+    monkeypatch.setattr(pyenv.os, "name", "nt")
+    assert pyenv.venv_python("/v") == "/v/Scripts/python.exe"
+
+
+def test_the_home_folders_are_homes_and_the_passwd_entrys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import pwd
+
+    passwd_home = os.path.realpath(pwd.getpwuid(os.getuid()).pw_dir)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert pyenv._home_folders() == {str(tmp_path), passwd_home}
+    monkeypatch.delenv("HOME")
+    assert pyenv._home_folders() == {passwd_home}

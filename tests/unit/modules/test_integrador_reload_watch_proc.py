@@ -26,12 +26,20 @@ pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Li
 
 # The parent: starts the tracker and the worker, prints their pids, then waits (it never reaps
 # them: a killed child stays a zombie, as an exited uvicorn worker does until the reloader reaps).
+# The worker is started from a second thread, as a threaded reloader may: /proc lists a child under
+# the thread that started it, and children() reads every thread's list.
 PARENT = """
-import subprocess, sys, time
+import subprocess, sys, threading, time
 sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
 tracker = subprocess.Popen(sleep + ["multiprocessing.resource_tracker"])
-worker = subprocess.Popen(sleep + ["app-worker"])
-print(tracker.pid, worker.pid, flush=True)
+started = []
+def start_worker():
+    started.append(subprocess.Popen(sleep + ["app-worker"]))
+    time.sleep(120)
+threading.Thread(target=start_worker, daemon=True).start()
+while not started:
+    time.sleep(0.01)
+print(tracker.pid, started[0].pid, flush=True)
 time.sleep(120)
 """
 
