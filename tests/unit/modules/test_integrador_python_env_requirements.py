@@ -62,6 +62,7 @@ def test_with_packaging_markers_are_judged_for_the_venvs_python() -> None:
         {"binary", "pool"},
     )
     assert python_env.parse_requirement("https://example.invalid/x.whl") is None
+    assert python_env.parse_requirement("psycopg[c] -C setting=1") == ("psycopg", {"c"})  # pip's -C option
 
 
 def test_logical_lines_join_continuations_and_drop_comments() -> None:

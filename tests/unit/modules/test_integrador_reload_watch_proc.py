@@ -231,3 +231,26 @@ def test_workers_skip_children_gone_or_dead_and_tell_the_tracker(monkeypatch: py
 def test_a_state_letter_that_is_not_ascii_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(watch, "_stat", lambda pid: [b"\xff", b"1"])
     assert watch.state(1) == "\ufffd"
+
+
+def test_a_process_without_reload_is_never_named_even_when_its_worker_exits(tmp_path: Path) -> None:
+    plain = Reloader(tmp_path, "uvicorn", "app:app")
+    try:
+        sentinel = watch.ReloadWatch(str(plain.record), grace=0)
+        assert sentinel.dead() == ""
+        os.kill(plain.worker, signal.SIGKILL)
+        assert eventually(lambda: watch.state(plain.worker) == "Z", 30)
+        assert sentinel.dead() == "" and sentinel.dead() == ""
+    finally:
+        plain.stop()
+
+
+def test_nothing_is_said_when_proc_cannot_tell(reloader: Reloader, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch, "workers", lambda pid: None)
+    assert watch.ReloadWatch(str(reloader.record), grace=0).dead() == ""
+
+
+def test_a_command_name_with_parentheses_is_skipped_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch, "_read", lambda path: b"4242 (we (i)rd) name) S 1 4242 4242 0")
+    assert watch._stat(4242) == [b"S", b"1", b"4242", b"4242", b"0"]
+    assert watch.state(4242) == "S"
