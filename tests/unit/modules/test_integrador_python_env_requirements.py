@@ -51,6 +51,10 @@ def test_with_packaging_markers_are_judged_for_the_venvs_python() -> None:
     line = "asyncpg ; python_version < '3.12'"
     assert python_env.parse_requirement(line, (3, 11, 4)) == ("asyncpg", set())
     assert python_env.parse_requirement(line, (3, 12, 0)) is None
+    assert python_env.parse_requirement("asyncpg ; python_version == '3.11'", (3, 11, 4)) == (
+        "asyncpg",
+        set(),
+    )
     full = "asyncpg ; python_full_version == '3.11.4'"
     assert python_env.parse_requirement(full, (3, 11, 4)) == ("asyncpg", set())
     assert python_env.parse_requirement(full, (3, 11, 5)) is None

@@ -254,3 +254,22 @@ def test_a_command_name_with_parentheses_is_skipped_whole(monkeypatch: pytest.Mo
     monkeypatch.setattr(watch, "_read", lambda path: b"4242 (we (i)rd) name) S 1 4242 4242 0")
     assert watch._stat(4242) == [b"S", b"1", b"4242", b"4242", b"0"]
     assert watch.state(4242) == "S"
+
+
+def test_the_recorded_pid_is_a_positive_integer_or_zero(tmp_path: Path) -> None:
+    record = tmp_path / "api.json"
+    assert watch.recorded_pid(str(record)) == 0  # no record
+    for content, pid in [
+        ('{"pid": 5}', 5),
+        ('{"pid": 1}', 1),
+        ('{"pid": 0}', 0),
+        ('{"pid": -3}', 0),
+        ('{"pid": true}', 0),
+        ('{"pid": "5"}', 0),
+        ('{"pid": 5.0}', 0),
+        ("{}", 0),
+        ("[5]", 0),
+        ("{not json", 0),
+    ]:
+        record.write_text(content)
+        assert watch.recorded_pid(str(record)) == pid, content
