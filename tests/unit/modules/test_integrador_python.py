@@ -226,3 +226,15 @@ def test_the_home_folders_are_homes_and_the_passwd_entrys(
     assert pyenv._home_folders() == {str(tmp_path), passwd_home}
     monkeypatch.delenv("HOME")
     assert pyenv._home_folders() == {passwd_home}
+
+
+def test_an_interpreter_that_fails_is_not_taken_whatever_it_printed(tmp_path: Path) -> None:
+    liar = tmp_path / "python3.99"
+    liar.write_text("#!/bin/sh\necho '[[3, 99, 0], \"/opt/python3.99\"]'\nexit 1\n")
+    liar.chmod(0o755)
+    assert pyenv.probe(str(liar)) is None
+    honest = tmp_path / "python3.98"
+    honest.write_text("#!/bin/sh\necho '[[3, 98, 1], \"/opt/python3.98\"]'\n")
+    honest.chmod(0o755)
+    assert pyenv.probe(str(honest)) == ((3, 98, 1), "/opt/python3.98")
+    assert pyenv.find_interpreter(str(honest), (3, 98, 1)) == (str(honest), (3, 98, 1), "/opt/python3.98")

@@ -124,3 +124,7 @@ def test_a_resp_line_is_read_to_its_crlf_and_no_further() -> None:
         assert probe._resp_line(left) == "+\ufffdPONG"
         right.sendall(b"+" + b"P" * 5000)
         assert len(probe._resp_line(left)) == 4097  # a line that never ends is cut past 4096 bytes
+
+
+def test_a_docker_error_without_an_endpoint_names_none() -> None:
+    assert docker.DockerError("no engine").endpoint == ""
