@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import socket
 
+import pytest
 from ansible.module_utils import integrador_docker as docker  # loaded by conftest.py from module_utils/
 from ansible.module_utils import integrador_ports as ports
 from ansible.module_utils import integrador_probe as probe
@@ -128,3 +129,22 @@ def test_a_resp_line_is_read_to_its_crlf_and_no_further() -> None:
 
 def test_a_docker_error_without_an_endpoint_names_none() -> None:
     assert docker.DockerError("no engine").endpoint == ""
+
+
+def test_a_host_that_is_no_url_is_refused_naming_it() -> None:
+    try:
+        docker.DockerClient("tcp://[::1")
+    except docker.DockerEndpointError as exc:
+        assert str(exc) == (
+            "The Docker endpoint tcp://[::1 cannot be used: Invalid IPv6 URL. Set integrador_docker_host "
+            "(or DOCKER_HOST) to unix:///path/to/docker.sock or tcp://host:port."
+        )
+        assert exc.endpoint == "tcp://[::1"
+    else:
+        raise AssertionError("no error")
+
+
+def test_without_an_environ_this_processs_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    monkeypatch.setenv("DOCKER_TLS", "1")
+    assert docker.DockerClient("tcp://engine")._address == ("engine", 2376)
