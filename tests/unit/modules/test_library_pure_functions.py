@@ -148,3 +148,49 @@ def test_without_an_environ_this_processs_environment_is_read(monkeypatch: pytes
     monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
     monkeypatch.setenv("DOCKER_TLS", "1")
     assert docker.DockerClient("tcp://engine")._address == ("engine", 2376)
+
+
+FIX = "Set integrador_docker_host (or DOCKER_HOST) to unix:///path/to/docker.sock or tcp://host:port."
+SSH = (
+    "; for an engine over SSH, forward its socket (`ssh -nNT -L /tmp/docker.sock:/var/run/docker.sock host`) "
+    "and use unix:///tmp/docker.sock"
+)
+
+
+@pytest.mark.parametrize(
+    ("host", "socket_path", "address"),
+    [
+        ("unix:///run/user/1000/docker.sock", "/run/user/1000/docker.sock", None),
+        ("unix://relative/docker.sock", "relative/docker.sock", None),
+        ("unix://", "/var/run/docker.sock", None),
+        ("tcp://engine", "", ("engine", 2375)),
+        ("http://engine:80", "", ("engine", 80)),
+        ("tcp://[::1]:2375", "", ("::1", 2375)),
+    ],
+)
+def test_each_endpoint_is_a_socket_or_an_address(host: str, socket_path: str, address: tuple | None) -> None:
+    client = docker.DockerClient(host, environ={})
+    assert client._socket_path == socket_path
+    assert getattr(client, "_address", None) == address
+    assert client._tls is None
+
+
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        ("tcp://", "it names no host"),
+        ("tcp://:2375", "it names no host"),
+        ("tcp://engine:99999", "Port out of range 0-65535"),
+        (
+            "npipe:////./pipe/docker_engine",
+            "the scheme npipe:// is not supported here (only unix:// and tcp://)",
+        ),
+        ("/var/run/docker.sock", "the scheme (none):// is not supported here (only unix:// and tcp://)"),
+        ("ssh://me@host", "the scheme ssh:// is not supported here (only unix:// and tcp://)" + SSH),
+    ],
+)
+def test_an_endpoint_that_cannot_be_used_says_why(host: str, why: str) -> None:
+    with pytest.raises(docker.DockerEndpointError) as caught:
+        docker.DockerClient(host, "DOCKER_HOST", environ={})
+    assert str(caught.value) == f"The Docker endpoint {host} (from DOCKER_HOST) cannot be used: {why}. {FIX}"
+    assert caught.value.endpoint == host
