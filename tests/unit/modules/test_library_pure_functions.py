@@ -194,3 +194,9 @@ def test_an_endpoint_that_cannot_be_used_says_why(host: str, why: str) -> None:
         docker.DockerClient(host, "DOCKER_HOST", environ={})
     assert str(caught.value) == f"The Docker endpoint {host} (from DOCKER_HOST) cannot be used: {why}. {FIX}"
     assert caught.value.endpoint == host
+
+
+def test_https_speaks_tls_without_any_setting(tmp_path: object) -> None:
+    client = docker.DockerClient("https://engine", environ={"DOCKER_CERT_PATH": str(tmp_path)})
+    assert client._tls is not None and client._address == ("engine", 2376)
+    assert docker.DockerClient("http://engine", environ={})._tls is None
