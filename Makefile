@@ -24,7 +24,7 @@ export PYTHONWARNINGS := $(if $(PYTHONWARNINGS),$(PYTHONWARNINGS)$(comma))ignore
 unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES SCENARIO NAME
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-quick venv lock images lint unit molecule bench check status logs down backup restore restart reset psql redis-cli doctor workstation snapshot snapshots restore-snapshot drop-snapshot
+.PHONY: help dev test test-quick venv lock images lint unit mutation molecule bench check status logs down backup restore restart reset psql redis-cli doctor workstation snapshot snapshots restore-snapshot drop-snapshot
 
 help: ## this list (the default); variables: INSTANCE=<name> (every stack command: a second stack, docs/day2.md), ARGS="<ansible-playbook arguments>"
 	@echo "Usage: make <command> [VARIABLE=value ...]"
@@ -102,6 +102,13 @@ lint: $(STAMP) ## ansible-lint (production profile, .ansible-lint), yamllint thr
 
 unit: $(STAMP) ## the unit tests (pytest tests/unit, on two workers, one file per worker)
 	@$(call stage,pytest -n 2 --dist loadfile --durations=15 tests/unit,unit)
+
+# mutmut over module_utils/, the filter plugins and library/'s pure functions, judged by the unit
+# tests that call them in-process with no Docker engine or systemd (pyproject.toml's [tool.mutmut]
+# and [tool.integrador-mutation]; scripts/mutation.py). Not part of CI or `make test`: it takes
+# tens of minutes. Works in mutants/ (git-ignored); fails below the minimum score.
+mutation: $(STAMP) ## mutation testing (mutmut): the score (killed / total) and every surviving mutant; not in CI
+	@$(call stage,python scripts/mutation.py,mutation)
 
 # Side by side (tests/scenarios.py: every scenario has its own names and ports), two lanes;
 # SCENARIO=name runs one (or several: SCENARIO="redis day2").

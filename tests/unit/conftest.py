@@ -3,7 +3,19 @@ any subfolder."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    # Under `make mutation` (mutmut) only: its mutants reach the files the tests load by path.
+    import mutation_names
+    from hypothesis import settings
+
+    mutation_names.install()
+    # Each mutant reruns the tests that call its function: fewer examples, and the same ones on
+    # every run (derandomize), so a run's score does not depend on luck; no example database.
+    settings.register_profile("mutation", max_examples=20, derandomize=True, deadline=None, database=None)
+    settings.load_profile("mutation")

@@ -63,3 +63,22 @@ def test_status_lines_are_parsed() -> None:
         "integrador-api": {"state": "RUNNING", "pid": 2384},
         "integrador-ws": {"state": "BACKOFF", "pid": 0},
     }
+
+
+def test_status_lines_without_a_description_and_after_noise() -> None:
+    lines = [
+        "",
+        "error: <class 'socket.error'>, [Errno 2] No such file or directory",
+        "integrador-api STOPPED",
+        "garbage",
+        "integrador-ws   RUNNING   pid 77, uptime 1 day, 0:00:01",
+        "integrador-x    EXITED    Dec 06 10:00 PM",
+        "integrador-y    FATAL     pid 12 is not a pid, line",
+    ]
+    assert app_services.supervisor_status(lines) == {
+        "integrador-api": {"state": "STOPPED", "pid": 0},
+        "integrador-ws": {"state": "RUNNING", "pid": 77},
+        "integrador-x": {"state": "EXITED", "pid": 0},
+        "integrador-y": {"state": "FATAL", "pid": 0},
+    }
+    assert app_services.supervisor_status(None) == {}

@@ -1,0 +1,351 @@
+"""The PostgreSQL and Redis probes (module_utils/integrador_probe.py) at the byte level, against
+a stand-in server on the loopback that answers with bytes written out here from the protocols'
+documentation (PostgreSQL's frontend/backend protocol, RESP) and records what the probe sent.
+The probes against real servers: test_integrador_wait.py."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from ansible.module_utils import integrador_probe as probe  # loaded by conftest.py from module_utils/
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+class Server:
+    """One loopback listener; each connection is handled by `script(conn)`, then closed for
+    writing, and everything the client sent until it closed is kept in `received` (one bytes per
+    connection)."""
+
+    def __init__(self, script: Callable[[socket.socket], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.received: list[bytes] = []
+        self.script = script
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                self.script(conn)
+                conn.shutdown(socket.SHUT_WR)  # the server has said all it says: the client sees the end
+                data = b""
+                try:
+                    while chunk := conn.recv(65536):
+                        data += chunk
+                except OSError:
+                    pass
+                self.received.append(self._before + data)
+                self._before = b""
+
+    _before = b""
+
+    def read(self, conn: socket.socket, size: int) -> bytes:
+        """Read exactly size bytes of the client's (kept in received too)."""
+        data = b""
+        while len(data) < size:
+            data += conn.recv(size - len(data))
+        self._before += data
+        return data
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Callable[[socket.socket], None]], Server]]:
+    servers: list[Server] = []
+
+    def start(script: Callable[[socket.socket], None]) -> Server:
+        servers.append(Server(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def startup_message(user: str, database: str) -> bytes:
+    """The StartupMessage pg_isready sends: length, protocol 3.0, user and database, a final NUL."""
+    body = (
+        b"\x00\x03\x00\x00"
+        + b"user\x00"
+        + user.encode()
+        + b"\x00database\x00"
+        + database.encode()
+        + b"\x00\x00"
+    )
+    return (len(body) + 4).to_bytes(4, "big") + body
+
+
+def postgres_answering(reply: bytes) -> Callable[[socket.socket], None]:
+    def script(conn: socket.socket) -> None:
+        length = int.from_bytes(server_of[0].read(conn, 4), "big")
+        server_of[0].read(conn, length - 4)
+        conn.sendall(reply)
+
+    server_of: list[Server] = []
+    script.server_of = server_of  # type: ignore[attr-defined]
+    return script
+
+
+def start_postgres(serve: Callable[..., Server], reply: bytes) -> Server:
+    script = postgres_answering(reply)
+    server = serve(script)
+    script.server_of.append(server)  # type: ignore[attr-defined]
+    return server
+
+
+def error_response(**fields: str) -> bytes:
+    payload = b"".join(key.encode() + value.encode() + b"\x00" for key, value in fields.items()) + b"\x00"
+    return b"E" + (len(payload) + 4).to_bytes(4, "big") + payload
+
+
+def wait_received(server: Server) -> bytes:
+    for _ in range(200):
+        if server.received:
+            return server.received[0]
+        threading.Event().wait(0.01)
+    raise AssertionError("the server saw no connection end")
+
+
+def test_trust_authentication_is_accepting_and_terminates(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, b"R\x00\x00\x00\x08\x00\x00\x00\x00")  # AuthenticationOk
+    assert probe.postgres("127.0.0.1", server.port, "menu", "menu_ops") == (True, "accepting connections")
+    assert wait_received(server) == startup_message("menu", "menu_ops") + b"X\x00\x00\x00\x04"
+
+
+def test_a_password_request_is_accepting_without_terminate(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, b"R\x00\x00\x00\x0c\x00\x00\x00\x0a" + b"SCRAM-SHA-256\x00"[:4])
+    assert probe.postgres("127.0.0.1", server.port) == (True, "accepting connections")
+    assert wait_received(server) == startup_message("postgres", "postgres")
+
+
+def test_starting_up_is_not_ready_with_the_servers_message(serve: Callable[..., Server]) -> None:
+    reply = error_response(S="FATAL", C="57P03", M="the database system is starting up")
+    server = start_postgres(serve, reply)
+    assert probe.postgres("127.0.0.1", server.port) == (False, "the database system is starting up")
+
+
+def test_starting_up_without_a_message_says_starting_up(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, error_response(S="FATAL", C="57P03"))
+    assert probe.postgres("127.0.0.1", server.port) == (False, "the database system is starting up")
+
+
+def test_another_error_is_an_answer_so_ready(serve: Callable[..., Server]) -> None:
+    reply = error_response(S="FATAL", C="3D000", M='database "x" does not exist')
+    server = start_postgres(serve, reply)
+    assert probe.postgres("127.0.0.1", server.port) == (True, 'answering (database "x" does not exist)')
+    server2 = start_postgres(serve, error_response(S="FATAL", C="28000"))
+    assert probe.postgres("127.0.0.1", server2.port) == (True, "answering (error)")
+
+
+def test_an_error_field_value_that_is_not_utf8_is_replaced(serve: Callable[..., Server]) -> None:
+    payload = b"C28P01\x00M\xffbad\x00\x00"
+    server = start_postgres(serve, b"E" + (len(payload) + 4).to_bytes(4, "big") + payload)
+    assert probe.postgres("127.0.0.1", server.port) == (True, "answering (\ufffdbad)")
+
+
+def test_another_reply_is_not_ready_naming_it(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, b"N\x00\x00\x00\x04")
+    assert probe.postgres("127.0.0.1", server.port) == (False, "unexpected reply b'N'")
+
+
+def test_a_connection_closed_before_a_reply_is_not_ready(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, b"R\x00\x00")  # cut inside the length
+    assert probe.postgres("127.0.0.1", server.port) == (False, "connection closed by the server")
+
+
+def test_a_reply_of_exactly_its_length_is_read_whole(serve: Callable[..., Server]) -> None:
+    # the whole payload arrives in pieces: the probe waits for all of it
+    def script(conn: socket.socket) -> None:
+        length = int.from_bytes(server.read(conn, 4), "big")
+        server.read(conn, length - 4)
+        for piece in (b"E", b"\x00\x00\x00", b"\x12", b"C57P03\x00", b"Mwait\x00\x00"):
+            conn.sendall(piece)
+            threading.Event().wait(0.02)
+
+    server = serve(script)
+    assert probe.postgres("127.0.0.1", server.port) == (False, "wait")
+
+
+def test_nothing_listening_is_not_ready() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+    ready, why = probe.postgres("127.0.0.1", port)
+    assert ready is False and "refused" in why.lower()
+    assert probe.redis("[127.0.0.1]", port)[0] is False
+
+
+# --- Redis --------------------------------------------------------------------------------------
+def redis_answering(*lines: bytes) -> Callable[[socket.socket], None]:
+    def script(conn: socket.socket) -> None:
+        for line in lines:
+            conn.recv(65536)
+            conn.sendall(line)
+
+    return script
+
+
+def test_ping_answered_pong_is_ready(serve: Callable[..., Server]) -> None:
+    server = serve(redis_answering(b"+PONG\r\n"))
+    assert probe.redis("127.0.0.1", server.port) == (True, "+PONG")
+
+
+def test_auth_is_sent_first_as_a_resp_array(serve: Callable[..., Server]) -> None:
+    seen: list[bytes] = []
+
+    def script(conn: socket.socket) -> None:
+        seen.append(conn.recv(65536))
+        conn.sendall(b"+OK\r\n")
+        seen.append(conn.recv(65536))
+        conn.sendall(b"+PONG\r\n")
+
+    server = serve(script)
+    assert probe.redis("127.0.0.1", server.port, "s3cret wörd") == (True, "+PONG")
+    raw = "s3cret wörd".encode()
+    assert seen == [
+        b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(raw), raw),
+        b"*1\r\n$4\r\nPING\r\n",
+    ]
+
+
+def test_auth_refused_is_not_ready_and_says_why(serve: Callable[..., Server]) -> None:
+    server = serve(redis_answering(b"-WRONGPASS invalid username-password pair\r\n"))
+    ready, why = probe.redis("127.0.0.1", server.port, "nope")
+    assert (ready, why) == (False, "AUTH refused: -WRONGPASS invalid username-password pair")
+    assert "nope" not in why
+
+
+def test_loading_is_not_ready(serve: Callable[..., Server]) -> None:
+    server = serve(redis_answering(b"-LOADING Redis is loading the dataset in memory\r\n"))
+    assert probe.redis("127.0.0.1", server.port) == (False, "-LOADING Redis is loading the dataset in memory")
+
+
+def test_a_hang_up_is_not_ready(serve: Callable[..., Server]) -> None:
+    server = serve(redis_answering(b"+PO"))
+    assert probe.redis("127.0.0.1", server.port) == (False, "connection closed by the server")
+
+
+def test_a_line_that_never_ends_is_cut_after_4096_bytes(serve: Callable[..., Server]) -> None:
+    server = serve(redis_answering(b"+" + b"P" * 5000))
+    ready, why = probe.redis("127.0.0.1", server.port)
+    assert ready is False and why == "+" + "P" * 119
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.text(max_size=20), min_size=1, max_size=4))
+def test_resp_is_an_array_of_bulk_strings(words: list[str]) -> None:
+    expected = f"*{len(words)}\r\n".encode() + b"".join(
+        b"$" + str(len(w.encode())).encode() + b"\r\n" + w.encode() + b"\r\n" for w in words
+    )
+    assert probe._resp(*words) == expected
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+@pytest.fixture
+def web() -> Iterator[tuple[int, list[str]]]:
+    """A local web server: 200 on /ok (and /ok?...), 503 elsewhere; the paths asked, in order."""
+    import http.server
+
+    paths: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            paths.append(self.path)
+            self.send_response(200 if self.path.split("?")[0] in ("/ok", "/") else 503)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"hi")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], paths
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_get_asks_the_path_and_query_directly(
+    web: tuple[int, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, paths = web
+    with socket.create_server(("127.0.0.1", 0)) as dead:
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{dead.getsockname()[1]}")
+    assert probe.http_get(f"http://127.0.0.1:{port}/ok?probe=1&x=y") == (True, "HTTP 200")
+    assert probe.http_get(f"http://127.0.0.1:{port}") == (True, "HTTP 200")
+    assert probe.http_get(f"http://127.0.0.1:{port}/down") == (False, "HTTP 503")
+    assert probe.http_get(f"http://127.0.0.1:{port}/down", (503,)) == (True, "HTTP 503")
+    assert probe.http_get(f"http://127.0.0.1:{port}/ok", [404]) == (False, "HTTP 200")
+    assert paths == ["/ok?probe=1&x=y", "/", "/down", "/down", "/ok"]
+
+
+def test_http_get_of_https_speaks_tls(web: tuple[int, list[str]]) -> None:
+    port, paths = web
+    ready, why = probe.http_get(f"https://127.0.0.1:{port}/ok")  # a plain HTTP server: no TLS answer
+    assert ready is False and why != "HTTP 200" and "SSL" in why.upper()
+
+
+def test_http_get_of_nothing_listening_is_not_ready() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+    ready, why = probe.http_get(f"http://127.0.0.1:{port}/ok")
+    assert ready is False and "refused" in why.lower()
+
+
+def test_auth_refused_shows_120_characters_and_an_empty_answer_says_so(serve: Callable[..., Server]) -> None:
+    server = serve(redis_answering(b"-ERR " + b"e" * 200 + b"\r\n"))
+    assert probe.redis("127.0.0.1", server.port, "pw") == (False, "AUTH refused: -ERR " + "e" * 115)
+    empty = serve(redis_answering(b"\r\n"))
+    assert probe.redis("127.0.0.1", empty.port) == (False, "no answer")
+
+
+def test_http_get_without_a_host_asks_the_loopback(web: tuple[int, list[str]]) -> None:
+    port, paths = web
+    assert probe.http_get(f"http://:{port}/ok") == (True, "HTTP 200")
+    assert paths == ["/ok"]
+
+
+def test_a_length_past_the_cap_reads_64_kib_of_payload(serve: Callable[..., Server]) -> None:
+    payload = b"C57P03\x00M" + b"x" * (65536 - 9) + b"\x00"
+    assert len(payload) == 65536
+    server = start_postgres(serve, b"E" + (70000).to_bytes(4, "big") + payload)
+    assert probe.postgres("127.0.0.1", server.port) == (False, "x" * (65536 - 9))
+
+
+def test_a_length_that_is_not_one_is_a_closed_connection(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, b"R\xff\xff\xff\xff")  # 4 GiB announced, nothing sent
+    assert probe.postgres("127.0.0.1", server.port) == (False, "connection closed by the server")
+
+
+def test_an_error_field_code_that_is_not_ascii_is_replaced(serve: Callable[..., Server]) -> None:
+    payload = b"\xffweird\x00Mwho knows\x00\x00"
+    server = start_postgres(serve, b"E" + (len(payload) + 4).to_bytes(4, "big") + payload)
+    assert probe.postgres("127.0.0.1", server.port) == (True, "answering (who knows)")
+
+
+def test_recv_exactly_reads_no_further_than_asked() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        right.sendall(b"ab")
+        later = threading.Timer(0.05, lambda: right.sendall(b"cdEXTRA"))
+        later.start()
+        assert probe._recv_exactly(left, 4) == b"abcd"
+        later.join()
+        assert probe._recv_exactly(left, 5) == b"EXTRA"
+
+
+def test_a_bracketed_address_is_connected_to_without_its_brackets(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, b"R\x00\x00\x00\x08\x00\x00\x00\x00")
+    assert probe.postgres("[127.0.0.1]", server.port) == (True, "accepting connections")
