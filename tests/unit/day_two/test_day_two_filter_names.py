@@ -23,6 +23,7 @@ NAMES = {
     "day_two_restore_row": "restore_row",
     "day_two_venv_row": "venv_row",
     "day_two_status_table": "status_table",
+    "day_two_snapshot_table": "snapshot_table",
 }
 
 
