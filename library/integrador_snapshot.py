@@ -306,6 +306,14 @@ class Stack:
                 self.psql(f"DROP DATABASE IF EXISTS {sql_ident(scratch)} WITH (FORCE)")
 
 
+def free_name(base: str, taken: dict[str, Any]) -> str:
+    """base, or base-2, base-3 ... : the first that no snapshot has (two in one second)."""
+    chosen, suffix = base, 2
+    while chosen in taken:
+        chosen, suffix = f"{base}-{suffix}", suffix + 1
+    return chosen
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -347,11 +355,7 @@ def main() -> None:
                     f"(`make drop-snapshot NAME={name}`) or choose another NAME.",
                     snapshots=snapshots,
                 )
-            chosen = name or time.strftime("%Y%m%d-%H%M%S", now)
-            suffix = 2
-            while chosen in by_name:
-                chosen = f"{time.strftime('%Y%m%d-%H%M%S', now)}-{suffix}"
-                suffix += 1
+            chosen = name or free_name(time.strftime("%Y%m%d-%H%M%S", now), by_name)
             result["changed"] = True
             if module.check_mode:
                 result["snapshot"] = {"name": chosen}
@@ -379,11 +383,7 @@ def main() -> None:
                         f"it cannot be restored whole. Drop it with `make drop-snapshot NAME={name}`.",
                         snapshots=snapshots,
                     )
-                undo = "undo-" + time.strftime("%Y%m%d-%H%M%S", now)
-                suffix = 2
-                while undo in by_name:
-                    undo = f"undo-{time.strftime('%Y%m%d-%H%M%S', now)}-{suffix}"
-                    suffix += 1
+                undo = free_name("undo-" + time.strftime("%Y%m%d-%H%M%S", now), by_name)
                 result["undo"] = undo
                 if not module.check_mode:
                     snapshot["keys"] = stack.restore(snapshot, undo, taken, stack.revision())
