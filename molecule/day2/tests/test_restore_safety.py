@@ -15,6 +15,7 @@ from typing import Any
 import docker
 import pytest
 from conftest import PROJECT, ConvergeResult, known_task, playbook_command, scenario_converge
+from held import database_swap_held, kill_run, redis_swap_held
 from stack import (
     BACKUPS,
     LAPTOP,
@@ -37,9 +38,23 @@ LOCK = f"{STATE}/run.lock"
 # one converge or restore can take under CI's load (a restore did, in a red CI run).
 PATIENT = 900
 RESTORED = ("original", "[1,2,3]", "original")
-# The boundaries restore.yml can be killed at (integrador_test_kill_restore_at),
-# in the order it reaches them.
-KILL_POINTS = ["staging", "staged", "units-stopped", "db-swapped", "redis-swapped", "redis-started"]
+# Where restore.yml is killed, in the order it reaches them: the boundaries between tasks it can
+# be killed at (integrador_test_kill_restore_at), and two places inside a module run, where the
+# test holds the run (held.py): inside the database swap's transaction, and inside the Redis swap
+# container's copy.
+INSIDE_DB_SWAP = "inside the database swap"
+INSIDE_REDIS_SWAP = "inside the Redis swap"
+KILL_POINTS = [
+    "staging",
+    "staged",
+    "units-stopped",
+    INSIDE_DB_SWAP,
+    "db-swapped",
+    INSIDE_REDIS_SWAP,
+    "redis-copied",
+    "redis-swapped",
+    "redis-started",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +71,10 @@ def flat(output: str) -> str:
 
 def start(playbook: Path, extra_vars: dict[str, Any] | None = None) -> subprocess.Popen[str]:
     cmd, env = playbook_command(playbook, extra_vars)
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A session of its own: held.kill_run kills the whole run (ansible-playbook and its workers).
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def finish(proc: subprocess.Popen[str]) -> ConvergeResult:
@@ -98,14 +116,19 @@ def test_restore_killed_at_each_step_leaves_old_or_restored_data_and_a_rerun_fin
     rerun let finish. After each kill each store holds its old or its restored data and the
     run's lock and journal are left; the run after it took the lock over and got past the step
     the last one was killed at (it was killed at the next), so a rerun finishes a restore killed
-    at any step, including a rerun itself killed. (One chain of 7 runs, not 6 pairs, in about
-    half the time; from units-stopped on, the run killed is a rerun resuming from "staged", not
-    a fresh restore: both go through the same swap block, which finds out what was done.)"""
+    at any step, including a rerun itself killed, and inside the two swaps (held.py: the
+    database's transaction after the live database was renamed away, the Redis container's copy
+    after dump.rdb was replaced). (One chain of 10 runs, not 9 pairs, in about half the time;
+    from units-stopped on, the run killed is a rerun resuming from "staged", not a fresh
+    restore: both go through the same swap block, which finds out what was done.)"""
     old = "old"
     set_data(test_vars, old)
     lock_left = False  # by a run killed before this one
     for number, point in enumerate(KILL_POINTS):
-        killed = restore({"backup": backup, "integrador_test_kill_restore_at": point})
+        if point in (INSIDE_DB_SWAP, INSIDE_REDIS_SWAP):
+            killed = killed_inside(point, backup, docker_client, test_vars)
+        else:
+            killed = restore({"backup": backup, "integrador_test_kill_restore_at": point})
 
         assert killed.rc == -9, (point, killed)
         assert known_task("Restore is summarised") not in killed.output, (point, killed)
@@ -153,6 +176,26 @@ def test_restore_killed_at_each_step_leaves_old_or_restored_data_and_a_rerun_fin
     endpoints_answer(test_vars)
     assert leftovers(docker_client, test_vars) == []
     assert not laptop_files(docker_client, LOCK)
+
+
+def killed_inside(
+    point: str, backup: str, docker_client: docker.DockerClient, test_vars: dict[str, Any]
+) -> ConvergeResult:
+    """A restore (a rerun, from where the run killed before it stopped) held inside the module
+    run the point names, then killed there (held.py)."""
+    playbook = PROJECT / "playbooks" / "restore.yml"
+    if point == INSIDE_DB_SWAP:
+        with database_swap_held(test_vars) as wait:
+            proc = start(playbook, {"integrador_restore_confirmed": True, "backup": backup})
+            # It waits on the second rename: the live database was renamed away (not committed).
+            wait(proc)
+            kill_run(docker_client, LAPTOP, proc)
+    else:
+        with redis_swap_held(docker_client, test_vars) as wait:
+            proc = start(playbook, {"integrador_restore_confirmed": True, "backup": backup})
+            wait(proc)
+            kill_run(docker_client, LAPTOP, proc)
+    return finish(proc)
 
 
 def test_two_converges_at_once_wait_or_name_the_first(
