@@ -72,27 +72,40 @@ def make_dry_run() -> bool:
 # --- Values, checked before anything runs ---------------------------------------------------
 
 
-class InstanceType(click.ParamType):
+class CheckedName(click.ParamType):
+    """A word given as an option or as a make variable (INSTANCE=, NAME=), checked before any
+    playbook runs: blanks around are dropped, as make's $(strip) dropped them; from make, a bad
+    word stops the run naming the variable, else click names the option."""
+
     name = "name"
+    pattern: re.Pattern[str]
+    make_variable = ""  # INSTANCE
+    what = ""  # "a stack name"
+    rule = ""  # what a good word is
+    make_hint = ""  # after the rule, from make
+    option_hint = ""  # after the rule, from the command line
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         raw = str(value)
-        # Blanks around are dropped, as make's $(strip) dropped them.
         word = raw.strip(MAKE_BLANKS)
-        if word == "" or INSTANCE_NAME.fullmatch(word):
+        if word == "" or self.pattern.fullmatch(word):
             return word
         if from_make(ctx):
             raise Stop(
-                f"INSTANCE={raw} is not a stack name: use lowercase letters, digits and dashes, not starting"
-                " with a dash (INSTANCE=b), or no INSTANCE for the default stack. Nothing was run.",
+                f"{self.make_variable}={raw} is not {self.what}: {self.rule}{self.make_hint}."
+                " Nothing was run.",
                 2,
             )
-        self.fail(
-            f"{raw!r} is not a stack name: use lowercase letters, digits and dashes, not starting with a"
-            " dash (--instance b), or no --instance for the default stack.",
-            param,
-            ctx,
-        )
+        self.fail(f"{raw!r} is not {self.what}: {self.rule}{self.option_hint}.", param, ctx)
+
+
+class InstanceType(CheckedName):
+    pattern = INSTANCE_NAME
+    make_variable = "INSTANCE"
+    what = "a stack name"
+    rule = "use lowercase letters, digits and dashes, not starting with a dash"
+    make_hint = " (INSTANCE=b), or no INSTANCE for the default stack"
+    option_hint = " (--instance b), or no --instance for the default stack"
 
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
@@ -620,19 +633,13 @@ SNAPSHOT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 SNAPSHOT_RULE = "1 to 30 of a-z, 0-9, '-' and '_', starting with a letter or a digit"
 
 
-class SnapshotName(click.ParamType):
+class SnapshotName(CheckedName):
     """A snapshot's name: checked before a playbook runs (from make, as NAME=)."""
 
-    name = "name"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        raw = str(value)
-        word = raw.strip(MAKE_BLANKS)
-        if word == "" or SNAPSHOT_NAME.fullmatch(word):
-            return word
-        if from_make(ctx):
-            raise Stop(f"NAME={raw} is not a snapshot name: use {SNAPSHOT_RULE}. Nothing was run.", 2)
-        self.fail(f"{raw!r} is not a snapshot name: use {SNAPSHOT_RULE}.", param, ctx)
+    pattern = SNAPSHOT_NAME
+    make_variable = "NAME"
+    what = "a snapshot name"
+    rule = f"use {SNAPSHOT_RULE}"
 
 
 def snapshot_name_option(required: bool) -> Callable[[Callable], Callable]:

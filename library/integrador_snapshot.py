@@ -98,6 +98,14 @@ options:
     description: Automatic snapshots kept after C(take) and C(restore) (named ones are never dropped).
     type: int
     default: 10
+  known_revisions:
+    description:
+      - For C(restore), the Alembic revisions of the checkout's migration scripts. A snapshot taken at a
+        revision not among them (on another branch) is refused before anything changes: the API's
+        C(alembic upgrade head) would fail on it.
+      - Omitted (null), the revision is not checked (a checkout without Alembic, or scripts not read).
+    type: list
+    elements: str
 """
 
 RETURN = r"""
@@ -194,18 +202,23 @@ class Stack:
             datname, size, comment = line.split("|", 2)
             name = datname[len(prefix) :]
             redis_file = self.redis_file(name)
+            redis_bytes = os.path.getsize(redis_file) if os.path.exists(redis_file) else None
             found.append(
                 {
                     "name": name,
                     "database": datname,
                     "bytes": int(size),
-                    "redis_bytes": os.path.getsize(redis_file) if os.path.exists(redis_file) else None,
+                    "redis_bytes": redis_bytes,
+                    "complete": redis_bytes is not None,
                     **read_record(comment),
                 }
             )
-        for item in found:
-            item["complete"] = item["redis_bytes"] is not None
         return sorted(found, key=lambda s: (s["taken"], s["name"]))
+
+    def record(self, taken: str, named: bool) -> str:
+        """The comment of a new snapshot's database: when, the checkout's branch, the live
+        database's revision, named or automatic."""
+        return record(taken, git_branch(self.p["root"]) if self.p["root"] else "", self.revision(), named)
 
     # --- Redis ------------------------------------------------------------------------------------
 
@@ -231,13 +244,13 @@ class Stack:
 
     # --- The verbs ----------------------------------------------------------------------------
 
-    def take(self, name: str, named: bool, taken: str, revision: str) -> dict[str, Any]:
+    def take(self, name: str, named: bool, taken: str) -> dict[str, Any]:
         """The live data as snapshot `name`: the database first, then Redis (if Redis fails, the
         database copy is dropped again: a snapshot is both parts or none)."""
         database = db_name(self.p["database"], name)
         self.copy_database(self.p["database"], database)
         try:
-            meta = record(taken, git_branch(self.p["root"]) if self.p["root"] else "", revision, named)
+            meta = self.record(taken, named)
             self.sql(f"COMMENT ON DATABASE {sql_ident(database)} IS {sql_literal(meta)}")
             client = self.redis()
             try:
@@ -262,7 +275,7 @@ class Stack:
             self.drop(name)
         return dropped
 
-    def restore(self, snapshot: dict[str, Any], undo: str, taken: str, revision: str) -> int:
+    def restore(self, snapshot: dict[str, Any], undo: str, taken: str) -> int:
         """The snapshot's data in place of the live data; the live data kept as snapshot `undo`."""
         with open(self.redis_file(snapshot["name"]), "rb") as handle:
             entries = list(decode_entries(handle.read()))
@@ -276,7 +289,7 @@ class Stack:
         swapped = False
         try:
             self.write_redis(undo, encode_entries(dump_redis(client)))
-            meta = record(taken, git_branch(self.p["root"]) if self.p["root"] else "", revision, False)
+            meta = self.record(taken, False)
             last = ""
             for _ in range(ATTEMPTS):
                 # One transaction: the scratch copy has the live name, or nothing changed.
@@ -314,6 +327,14 @@ def free_name(base: str, taken: dict[str, Any]) -> str:
     return chosen
 
 
+def unknown_revisions(revision: str, known: list[str] | None) -> list[str]:
+    """The snapshot's revisions (comma-separated, one per Alembic head) that known lacks; none
+    when known is None (not checked)."""
+    if known is None:
+        return []
+    return [r for r in revision.split(",") if r and r not in known]
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -329,6 +350,7 @@ def main() -> None:
             "state_dir": {"type": "path", "required": True},
             "root": {"type": "path", "default": ""},
             "keep": {"type": "int", "default": 10},
+            "known_revisions": {"type": "list", "elements": "str", "default": None},
         },
         supports_check_mode=True,
     )
@@ -360,7 +382,7 @@ def main() -> None:
             if module.check_mode:
                 result["snapshot"] = {"name": chosen}
             else:
-                result["snapshot"] = stack.take(chosen, bool(name), taken, stack.revision())
+                result["snapshot"] = stack.take(chosen, bool(name), taken)
                 result["dropped"] = stack.prune(p["keep"])
                 result["snapshots"] = stack.snapshots()
         elif action in ("restore", "drop"):
@@ -383,10 +405,21 @@ def main() -> None:
                         f"it cannot be restored whole. Drop it with `make drop-snapshot NAME={name}`.",
                         snapshots=snapshots,
                     )
+                unknown = unknown_revisions(snapshot["revision"], p["known_revisions"])
+                if unknown:
+                    branch = snapshot["branch"]
+                    back = branch or "the branch it was taken on"
+                    module.fail_json(
+                        msg=f"Snapshot {name} was taken at Alembic revision {', '.join(unknown)} (on branch "
+                        f"{branch or 'unknown'}), which the migration scripts of this checkout do not have: "
+                        f"the API's `alembic upgrade head` would fail on it. Check out "
+                        f"{back} and restore it again. Nothing was changed.",
+                        snapshots=snapshots,
+                    )
                 undo = free_name("undo-" + time.strftime("%Y%m%d-%H%M%S", now), by_name)
                 result["undo"] = undo
                 if not module.check_mode:
-                    snapshot["keys"] = stack.restore(snapshot, undo, taken, stack.revision())
+                    snapshot["keys"] = stack.restore(snapshot, undo, taken)
                     result["dropped"] = stack.prune(p["keep"], spare=name)
                     result["snapshots"] = stack.snapshots()
     except (SnapshotError, DockerError, OSError) as exc:

@@ -22,6 +22,7 @@ from this_machine import eventually, free_port
 
 snap = load(ROOT / "module_utils" / "integrador_snapshot.py", "integrador_snapshot_under_test")
 probe = load(ROOT / "module_utils" / "integrador_probe.py", "integrador_probe_for_snapshot")
+library = load(ROOT / "library" / "integrador_snapshot.py", "integrador_snapshot_library")
 PREFIX = "itest_unitsnap"
 PG_PASSWORD = "unit-Snap-pass-3310"
 REDIS_PASSWORD = "unit-Snap-redis-7741"
@@ -169,6 +170,37 @@ def test_take_then_restore_gives_back_both_stores_and_keeps_an_undo(stack: dict[
     assert back.rc == 0, back.output
     assert data(stack) == changed
     assert rds(stack).get("added-after") == b"x"
+
+
+def test_a_snapshot_at_a_revision_the_checkout_lacks_is_refused_untouched(stack: dict[str, Any]) -> None:
+    """known_revisions (the checkout's migration scripts): a snapshot taken at another revision is
+    refused naming it and the branch, before anything changes; one the checkout has, and any
+    when the revisions are not given, restores."""
+    set_data(stack, "branch")
+    assert run(stack, "take", name="on-branch").rc == 0
+    set_data(stack, "live")
+    live = data(stack)
+    before = names(run(stack, "list").result)
+
+    refused = run(stack, "restore", name="on-branch", known_revisions=["rev_live", "rev_other"])
+    assert refused.rc != 0, refused.output
+    assert "Snapshot on-branch was taken at Alembic revision rev_branch (on branch feature/menus)" in (
+        refused.output
+    ), refused.output
+    assert "Check out feature/menus and restore it again. Nothing was changed." in refused.output
+    assert data(stack) == live and names(run(stack, "list").result) == before
+
+    known = run(stack, "restore", name="on-branch", known_revisions=["rev_live", "rev_branch"])
+    assert known.rc == 0, known.output
+    assert sql(stack, "SELECT v FROM t WHERE id = 1") == [("branch",)]
+
+
+def test_unknown_revisions_of_a_snapshot() -> None:
+    assert library.unknown_revisions("a,b", None) == []
+    assert library.unknown_revisions("a,b", ["a"]) == ["b"]
+    assert library.unknown_revisions("a", ["a", "b"]) == []
+    assert library.unknown_revisions("", []) == []
+    assert library.unknown_revisions("x", []) == ["x"]
 
 
 def test_take_twice_with_one_name_is_refused_naming_the_fix(stack: dict[str, Any]) -> None:
