@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.integrador_alembic import known_revisions, migration_locations
+from ansible.module_utils.integrador_alembic import migration_locations, read_scripts
 
 DOCUMENTATION = r"""
 module: integrador_migrations
@@ -52,6 +52,13 @@ revisions:
   type: list
   elements: str
   returned: always
+heads:
+  description:
+    - The head revisions (those no script follows), which C(alembic upgrade head) reaches.
+    - Null when a script's revision or down_revision is not a plain literal (unknown).
+  type: list
+  elements: str
+  returned: always
 unreadable:
   description:
     - Scripts whose revision is not a plain string literal, or that cannot be read as UTF-8.
@@ -73,13 +80,15 @@ def main() -> None:
     root, config = module.params["root"], module.params["alembic_config"]
     path = os.path.join(root, config) if config else ""
     if not path or not os.path.isfile(path):
-        module.exit_json(changed=False, config="", locations=[], revisions=[], unreadable=[])
-    revisions, unreadable = known_revisions(path)
+        module.exit_json(changed=False, config="", locations=[], revisions=[], heads=[], unreadable=[])
+    revisions, downs, unreadable = read_scripts(path)
     module.exit_json(
         changed=False,
         config=config,
         locations=[os.path.relpath(folder, root) for folder in migration_locations(path)],
         revisions=revisions,
+        # What `alembic upgrade head` reaches; null when a script could not be read.
+        heads=None if unreadable or downs is None else sorted(set(revisions) - set(downs)),
         unreadable=[os.path.relpath(script, root) for script in unreadable],
     )
 

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.integrador_alembic import read_scripts
 from ansible.module_utils.integrador_docker import DockerError, connect
 from ansible.module_utils.integrador_snapshot import (
     NAME_RULE,
@@ -22,6 +23,8 @@ from ansible.module_utils.integrador_snapshot import (
     encode_entries,
     git_branch,
     load_redis,
+    migration_snapshot_base,
+    migrations_state,
     name_problem,
     read_record,
     record,
@@ -42,6 +45,11 @@ description:
     the restore can be undone) and the scratch database to the live name; then Redis is flushed and
     given the snapshot's keys.
   - C(list) reports every snapshot of the live database; C(drop) removes one.
+  - C(before_migrations) compares the live database's Alembic revision with the scripts of
+    I(alembic_config), read as text. Behind their heads, it takes an automatic snapshot named
+    C(pre-<revision>), so that what the migrations change can be undone. At a revision the scripts do
+    not have (another branch's), it fails naming both and the ways out, before the API's start would
+    loop on C(alembic upgrade head). Fresh or current, it does nothing.
   - PostgreSQL is reached by running C(psql) in its container through the Docker Engine API, Redis over
     TCP; nothing of the user's virtualenv is used.
   - In check mode nothing is written; C(take), C(restore) and C(drop) report what they would do.
@@ -49,7 +57,7 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [take, list, restore, drop]
+    choices: [take, list, restore, drop, before_migrations]
     required: true
   name:
     description:
@@ -101,11 +109,19 @@ options:
   known_revisions:
     description:
       - For C(restore), the Alembic revisions of the checkout's migration scripts. A snapshot taken at a
-        revision not among them (on another branch) is refused before anything changes: the API's
+        revision not among them (on another branch) is refused before anything changes, as the API's
         C(alembic upgrade head) would fail on it.
       - Omitted (null), the revision is not checked (a checkout without Alembic, or scripts not read).
     type: list
     elements: str
+  alembic_config:
+    description:
+      - For C(before_migrations), Alembic's config relative to I(root); its scripts' revisions and heads
+        are read as text (nothing of the checkout is imported). Without the config there are no
+        migrations and nothing to do.
+      - Heads that cannot be read (a script's revision or down_revision is not a literal) count as behind.
+    type: str
+    default: backend/alembic.ini
 """
 
 RETURN = r"""
@@ -118,6 +134,16 @@ snapshots:
     Every snapshot, oldest first (name, taken, branch, revision, named, bytes, redis_bytes, complete).
   type: list
   returned: always
+state:
+  description: >-
+    For C(before_migrations), the database's revision to the checkout (none: no Alembic config; fresh,
+    current, behind).
+  type: str
+  returned: before_migrations
+revision:
+  description: For C(before_migrations), the database's Alembic revision (comma-separated heads; "" for none).
+  type: str
+  returned: before_migrations
 undo:
   description: The automatic snapshot holding the data a restore replaced.
   type: str
@@ -327,6 +353,43 @@ def free_name(base: str, taken: dict[str, Any]) -> str:
     return chosen
 
 
+def branch_message(
+    p: dict[str, Any],
+    revision: str,
+    unknown: list[str],
+    heads: list[str] | None,
+    snapshots: list[dict[str, Any]],
+) -> str:
+    """Why the API would not start on this database (migrated on another branch), and the ways out."""
+    at_head = [
+        s for s in snapshots if heads and sorted(s["revision"].split(",")) == sorted(heads) and s["complete"]
+    ]
+    ways = []
+    if at_head:
+        newest = at_head[-1]
+        ways.append(
+            "put back the newest snapshot taken at this checkout's head: "
+            f"`make restore-snapshot NAME={newest['name']}`"
+            f" (taken {newest['taken']}{' on ' + newest['branch'] if newest['branch'] else ''})"
+        )
+    same = [s for s in snapshots if s["revision"] == revision and s["branch"]]
+    ways.append(
+        f"check out {same[-1]['branch'] if same else 'the branch the database was migrated on'} again"
+        " (`make snapshot` keeps its data), then come back with `make restore-snapshot`"
+    )
+    ways.append(
+        "`make reset` (backs the data up first, then a fresh database this checkout migrates and seeds)"
+    )
+    ends = ", ".join(heads) if heads else "heads that could not be read"
+    return (
+        f"The database {p['database']} is at Alembic revision {', '.join(unknown)}, which the migration"
+        f" scripts of this checkout do not have (they end at {ends}):"
+        " the API's `alembic upgrade head` would fail on it at every start. Ways out: "
+        + "; or ".join(ways)
+        + ". Nothing was changed; the API was not restarted."
+    )
+
+
 def unknown_revisions(revision: str, known: list[str] | None) -> list[str]:
     """The snapshot's revisions (comma-separated, one per Alembic head) that known lacks; none
     when known is None (not checked)."""
@@ -338,7 +401,11 @@ def unknown_revisions(revision: str, known: list[str] | None) -> list[str]:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "action": {"type": "str", "choices": ["take", "list", "restore", "drop"], "required": True},
+            "action": {
+                "type": "str",
+                "choices": ["take", "list", "restore", "drop", "before_migrations"],
+                "required": True,
+            },
             "name": {"type": "str", "default": ""},
             "database": {"type": "str", "required": True},
             "user": {"type": "str", "default": "postgres"},
@@ -351,6 +418,7 @@ def main() -> None:
             "root": {"type": "path", "default": ""},
             "keep": {"type": "int", "default": 10},
             "known_revisions": {"type": "list", "elements": "str", "default": None},
+            "alembic_config": {"type": "str", "default": "backend/alembic.ini"},
         },
         supports_check_mode=True,
     )
@@ -385,6 +453,30 @@ def main() -> None:
                 result["snapshot"] = stack.take(chosen, bool(name), taken)
                 result["dropped"] = stack.prune(p["keep"])
                 result["snapshots"] = stack.snapshots()
+        elif action == "before_migrations":
+            config = os.path.join(p["root"], p["alembic_config"]) if p["root"] and p["alembic_config"] else ""
+            if not config or not os.path.isfile(config):
+                result.update(state="none", revision="")
+                module.exit_json(**result)
+            known, downs, unreadable = read_scripts(config)
+            heads = None if unreadable or downs is None else sorted(set(known) - set(downs))
+            revision = stack.revision()
+            # A script that could not be read may hold the database's revision: not judged unknown.
+            state, unknown = migrations_state(revision, known + ([revision] if unreadable else []), heads)
+            result.update(state=state, revision=revision, heads=heads)
+            if state == "unknown":
+                module.fail_json(
+                    msg=branch_message(p, revision, unknown, heads, snapshots), snapshots=snapshots
+                )
+            if state == "behind":
+                chosen = free_name(migration_snapshot_base(revision), by_name)
+                result["changed"] = True
+                if module.check_mode:
+                    result["snapshot"] = {"name": chosen}
+                else:
+                    result["snapshot"] = stack.take(chosen, False, taken)
+                    result["dropped"] = stack.prune(p["keep"], spare=chosen)
+                    result["snapshots"] = stack.snapshots()
         elif action in ("restore", "drop"):
             if name not in by_name:
                 known = ", ".join(s["name"] for s in snapshots) or "none yet (`make snapshot` takes one)"

@@ -9,6 +9,7 @@ rather than guessed.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import os
 import re
@@ -18,6 +19,8 @@ _REVISION = re.compile(
     r"""^revision\s*(?::[^=\n]+)?=\s*(?P<q>['"])(?P<id>[^'"\n]+)(?P=q)\s*(?:#.*)?$""", re.M
 )
 _ASSIGNED = re.compile(r"^revision\s*(?::[^=\n]+)?=", re.M)
+# `down_revision = "abc"`, `= None`, `= ("a", "b")` (a merge), with or without an annotation.
+_DOWN = re.compile(r"^down_revision\s*(?::[^=\n]+)?=\s*(?P<value>[^#\n]+?)\s*(?:#.*)?$", re.M)
 
 
 def migration_locations(config: str) -> list[str]:
@@ -49,9 +52,36 @@ def script_revision(text: str) -> str | None:
     return "" if _ASSIGNED.search(text) else None
 
 
+def script_down_revisions(text: str) -> tuple[str, ...] | None:
+    """The revisions a migration script follows (none for the first one, two or more for a
+    merge); None when its down_revision is missing or not a literal (unknown)."""
+    found = _DOWN.search(text)
+    if not found:
+        return None
+    try:
+        value = ast.literal_eval(found.group("value"))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (tuple, list)) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
 def known_revisions(config: str) -> tuple[list[str], list[str]]:
     """(revisions, unreadable scripts) of every .py under the config's script locations."""
+    revisions, _, unreadable = read_scripts(config)
+    return revisions, unreadable
+
+
+def read_scripts(config: str) -> tuple[list[str], list[str] | None, list[str]]:
+    """(revisions, the revisions some script follows or None when one is unknown, unreadable
+    scripts) of every .py under the config's script locations."""
     revisions: set[str] = set()
+    downs: set[str] | None = set()
     unreadable: list[str] = []
     for folder in migration_locations(config):
         for top, dirs, names in os.walk(folder):
@@ -62,12 +92,18 @@ def known_revisions(config: str) -> tuple[list[str], list[str]]:
                 path = os.path.join(top, name)
                 try:
                     with open(path, encoding="utf-8") as handle:
-                        revision = script_revision(handle.read())
+                        text = handle.read()
                 except (OSError, UnicodeDecodeError):
                     unreadable.append(path)
                     continue
+                revision = script_revision(text)
                 if revision:
                     revisions.add(revision)
+                    follows = script_down_revisions(text)
+                    if follows is None:
+                        downs = None
+                    elif downs is not None:
+                        downs.update(follows)
                 elif revision == "":
                     unreadable.append(path)
-    return sorted(revisions), unreadable
+    return sorted(revisions), None if downs is None else sorted(downs), unreadable

@@ -41,6 +41,30 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def migration_snapshot_base(revision: str) -> str:
+    """The name of the snapshot taken before migrations, after the revision the database was at:
+    pre-<revision> in snapshot-name letters (lowercase, other characters as '-', a merge's
+    heads joined by '-'), cut to leave room for a -N suffix."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", revision.lower().replace(",", "-")).strip("-_") or "unknown"
+    return ("pre-" + slug)[:27].rstrip("-_")
+
+
+def migrations_state(revision: str, known: list[str], heads: list[str] | None) -> tuple[str, list[str]]:
+    """What the database's Alembic revision (comma-separated, "" for none) is to this checkout:
+    ("fresh", []) with no revision yet, ("unknown", the revisions the scripts lack) on another
+    branch's, ("current", []) at the heads, else ("behind", []): migrations are to apply (also
+    when the heads are unknown, None: a snapshot too many is cheap, one too few is not)."""
+    revisions = [r for r in revision.split(",") if r]
+    if not revisions:
+        return "fresh", []
+    unknown = [r for r in revisions if r not in known]
+    if unknown:
+        return "unknown", unknown
+    if heads is not None and sorted(revisions) == sorted(heads):
+        return "current", []
+    return "behind", []
+
+
 def db_prefix(live_db: str) -> str:
     """The prefix of the snapshot databases of one live database: stacks sharing a cluster, or a
     database renamed in the settings, never see each other's snapshots."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,14 +21,18 @@ from typing import Any
 import docker
 import pytest
 import requests
+import yaml
 from conftest import (
     PREFLIGHT_TASK,
+    PROJECT,
     USER_ENV,
     journal,
     known_task,
     listening,
     main_pid,
     ran_tasks,
+    run_playbook,
+    scenario_converge,
     sql,
     wait_healthy,
 )
@@ -199,9 +204,44 @@ def test_a_migration_added_by_a_pull_is_applied_once(
         assert all_green(test_vars), f"{result}{journal(host, API)}"
         assert db(test_vars, "SELECT version_num FROM alembic_version") == [("0002_itest_notes",)]
         assert db(test_vars, "SELECT to_regclass('itest_notes')::text") == [("itest_notes",)]
+        # The data the migration changed was kept first, and the summary says how to go back.
+        kept = re.search(
+            r"Migrations  applied to data at revision 0001_menu_items, kept as snapshot "
+            r"(pre-0001_menu_items(?:-\d+)?): make restore-snapshot NAME=\1 goes back",
+            result.output,
+        )
+        assert kept, result
         assert fast(converge())
+
+        # Back on a checkout without that migration (another branch): the run stops, naming the
+        # database's revision, the checkout's head and the snapshot taken at it, before the API's
+        # start would fail on `alembic upgrade head` at every restart.
+        api = main_pid(host, API)
+        host.run_test(f"mv {migration} {versions}/../0002_itest_notes.py.aside")
+        refused = converge()
+        said = " ".join(refused.output.split())
+        assert refused.rc != 0, refused
+        assert (
+            "is at Alembic revision 0002_itest_notes, which the migration scripts of this checkout do not "
+            "have (they end at 0001_menu_items)" in said
+        ), refused
+        assert f"`make restore-snapshot NAME={kept.group(1)}`" in said and "`make reset`" in said, refused
+        assert main_pid(host, API) == api, "the API was restarted on another branch's database"
+        # The way out it names: the snapshot, then the run converges again.
+        # (with this scenario's passwords, which its converge.yml sets)
+        passwords = yaml.safe_load(scenario_converge().read_text())[0]["vars"]
+        back = run_playbook(
+            PROJECT / "playbooks" / "snapshot.yml",
+            {**passwords, "integrador_snapshot_action": "restore", "integrador_snapshot_name": kept.group(1)},
+        )
+        assert back.rc == 0, back
+        assert db(test_vars, "SELECT to_regclass('itest_notes')") == [(None,)]
+        again = converge()
+        assert again.rc == 0 and "Migrations  applied" not in again.output, again
+        assert db(test_vars, "SELECT version_num FROM alembic_version") == [("0001_menu_items",)]
+        assert all_green(test_vars)
     finally:
-        host.run(f"rm -f {migration}")
+        host.run(f"rm -f {migration} {versions}/../0002_itest_notes.py.aside")
         db(test_vars, "DROP TABLE IF EXISTS itest_notes")
         db(test_vars, "UPDATE alembic_version SET version_num = '0001_menu_items'")
 

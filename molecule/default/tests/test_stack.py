@@ -99,8 +99,9 @@ tasks_that_ran = ran_tasks
 
 def test_no_change_run_executes_only_the_preflight_and_python_env(converge: Callable[..., Any]) -> None:
     """The full converge's no-change path (the fast path off, as after a change of
-    settings): one preflight module run, then python_env's fingerprint and .env
-    checks; no docker_container, psql, setup, systemctl or health request."""
+    settings): one preflight module run, python_env's fingerprint and .env checks, and
+    one read of the database's Alembic revision (day_two's before_migrations); no
+    docker_container, setup, systemctl or health request."""
     result = converge({"integrador_fast_path": False})
     assert result.rc == 0 and result.changed == 0, result
     ran = tasks_that_ran(result.output)

@@ -50,6 +50,63 @@ def test_revisions_are_the_ones_alembic_reads(
     assert unreadable == []
 
 
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    ids=st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True), min_size=1, max_size=6, unique=True),
+    data=st.data(),
+)
+def test_heads_are_the_ones_alembic_reaches(
+    tmp_path_factory: pytest.TempPathFactory, ids: list[str], data: st.DataObject
+) -> None:
+    """Revisions each following one or two earlier ones (branches and merges), as `alembic
+    revision --head/--splice` and `alembic merge` write them: the module's heads are Alembic's."""
+    root = tmp_path_factory.mktemp("checkout")
+    config = project(root)
+    made: list[str] = []
+    for rev_id in ids:
+        heads = sorted(ScriptDirectory.from_config(config).get_heads())
+        if len(heads) >= 2 and data.draw(st.booleans()):
+            parents = data.draw(st.lists(st.sampled_from(heads), min_size=2, max_size=2, unique=True))
+            command.merge(config, revisions=parents, message=f"merge {rev_id}", rev_id=rev_id)
+        else:
+            head = data.draw(st.sampled_from(made)) if made else "base"
+            command.revision(config, message=f"step {rev_id}", rev_id=rev_id, head=head, splice=True)
+        made.append(rev_id)
+    run = run_module("integrador_migrations", {"root": str(root)}, "--check") if len(ids) == 6 else None
+    wanted = sorted(ScriptDirectory.from_config(config).get_heads())
+    _, downs, unreadable = alembic_utils.read_scripts(str(root / "backend" / "alembic.ini"))
+    assert unreadable == [] and downs is not None
+    assert sorted(set(ids) - set(downs)) == wanted
+    if run is not None:
+        assert run.rc == 0 and run.result["heads"] == wanted, run.output
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("down_revision = None\n", ()),
+        ("down_revision: Union[str, None] = '001'\n", ("001",)),
+        ('down_revision = ("a", "b")  # a merge\n', ("a", "b")),
+        ("down_revision = ['a']\n", ("a",)),
+        ("down_revision = previous()\n", None),  # computed: unknown
+        ("down_revision = ('a', 1)\n", None),
+        ('revision = "x"\n', None),  # declares none: unknown
+    ],
+)
+def test_script_down_revisions_reads_literals_only(text: str, wanted: tuple[str, ...] | None) -> None:
+    assert alembic_utils.script_down_revisions(text) == wanted
+
+
+def test_heads_are_unknown_when_a_down_revision_is_computed(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    command.revision(config, message="one", rev_id="0001_one")
+    versions = tmp_path / "backend" / "alembic" / "versions"
+    (versions / "computed.py").write_text("revision = '0002'\ndown_revision = pick()\n")
+    run = run_module("integrador_migrations", {"root": str(tmp_path)}, "--check")
+    assert run.rc == 0 and run.result["heads"] is None, run.output
+    assert run.result["revisions"] == ["0001_one", "0002"]
+
+
 @pytest.mark.parametrize(
     ("text", "wanted"),
     [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,113 @@ def test_a_snapshot_at_a_revision_the_checkout_lacks_is_refused_untouched(stack:
     known = run(stack, "restore", name="on-branch", known_revisions=["rev_live", "rev_branch"])
     assert known.rc == 0, known.output
     assert sql(stack, "SELECT v FROM t WHERE id = 1") == [("branch",)]
+
+
+def write_scripts(root: Path, *scripts: str) -> None:
+    """backend/alembic.ini and one migration script per "revision<down" ("rev" for a first one,
+    "rev<?" for one whose down_revision is computed), replacing the scripts there were."""
+    versions = root / "backend" / "alembic" / "versions"
+    if versions.exists():
+        for old in versions.glob("*.py"):
+            old.unlink()
+    versions.mkdir(parents=True, exist_ok=True)
+    (root / "backend" / "alembic.ini").write_text("[alembic]\nscript_location = alembic\n")
+    for script in scripts:
+        revision, _, down = script.partition("<")
+        follows = "pick()" if down == "?" else repr(down or None)
+        (versions / f"{revision}.py").write_text(f"revision = {revision!r}\ndown_revision = {follows}\n")
+
+
+def test_before_migrations_keeps_the_data_behind_and_stops_on_another_branchs(stack: dict[str, Any]) -> None:
+    """The revision the database is at, to the checkout's scripts: current, nothing; behind the
+    heads, snapshot pre-<revision> holding the data as it was; unknown (another branch's), the
+    run fails naming both revisions and the snapshot taken at the checkout's head."""
+    root = Path(stack["root"])
+    set_data(stack, "old")  # alembic_version: rev_old
+    before = data(stack)
+
+    write_scripts(root, "rev_old")
+    current = run(stack, "before_migrations")
+    assert current.rc == 0 and current.result["state"] == "current" and not current.result["changed"]
+    assert "snapshot" not in current.result
+
+    write_scripts(root, "rev_old", "rev_new<rev_old")
+    behind = run(stack, "before_migrations")
+    assert behind.rc == 0 and behind.result["state"] == "behind" and behind.result["changed"], behind.output
+    kept = behind.result["snapshot"]
+    assert kept["name"] == "pre-rev_old" and not kept["named"]
+    listed = {s["name"]: s for s in behind.result["snapshots"]}["pre-rev_old"]
+    assert listed["revision"] == "rev_old" and listed["complete"]
+
+    # Unknown heads (a computed down_revision) count as behind: a second snapshot, under a free name.
+    write_scripts(root, "rev_old", "rev_new<?")
+    unknown_heads = run(stack, "before_migrations", "--check")
+    assert unknown_heads.rc == 0 and unknown_heads.result["snapshot"]["name"] == "pre-rev_old-2"
+
+    # Migrated on another branch: rev_other is not in this checkout's scripts, which end at rev_old.
+    write_scripts(root, "rev_old")
+    set_data(stack, "other")
+    other = data(stack)
+    refused = run(stack, "before_migrations")
+    assert refused.rc != 0
+    said = " ".join(refused.output.split())
+    assert (
+        f"The database {DB} is at Alembic revision rev_other, which the migration scripts of this checkout "
+        "do not have (they end at rev_old)" in said
+    ), said
+    assert "`make restore-snapshot NAME=pre-rev_old` (taken " in said and "`make reset`" in said, said
+    assert data(stack) == other
+    # The way out it names gives the data back.
+    assert run(stack, "restore", name="pre-rev_old").rc == 0
+    assert data(stack) == before
+
+    sql(stack, "DROP TABLE alembic_version")
+    fresh = run(stack, "before_migrations")
+    assert fresh.rc == 0 and fresh.result["state"] == "fresh" and not fresh.result["changed"]
+    shutil.rmtree(root / "backend")
+    none = run(stack, "before_migrations")
+    assert none.rc == 0 and none.result["state"] == "none" and not none.result["changed"]
+
+
+@pytest.mark.parametrize(
+    ("revision", "known", "heads", "wanted"),
+    [
+        ("", ["a"], ["a"], ("fresh", [])),
+        ("a", ["a"], ["a"], ("current", [])),
+        ("a", ["a", "b"], ["b"], ("behind", [])),
+        ("a", ["a"], None, ("behind", [])),
+        ("a,b", ["a", "b"], ["b", "a"], ("current", [])),
+        ("a,x", ["a"], ["a"], ("unknown", ["x"])),
+        ("x", [], None, ("unknown", ["x"])),
+    ],
+)
+def test_migrations_state_follows_the_written_rule(
+    revision: str, known: list[str], heads: list[str] | None, wanted: tuple[str, list[str]]
+) -> None:
+    assert snap.migrations_state(revision, known, heads) == wanted
+
+
+@pytest.mark.parametrize(
+    ("revision", "wanted"),
+    [
+        ("0001_menu_items", "pre-0001_menu_items"),
+        ("ae1027a6acf", "pre-ae1027a6acf"),
+        ("A.B", "pre-a-b"),
+        ("a,b", "pre-a-b"),
+        ("x" * 40, "pre-" + "x" * 23),
+        ("---", "pre-unknown"),
+    ],
+)
+def test_migration_snapshot_names_are_snapshot_names(revision: str, wanted: str) -> None:
+    name = snap.migration_snapshot_base(revision)
+    assert name == wanted and snap.name_problem(name) is None and snap.name_problem(name + "-10") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(revision=st.text(max_size=80))
+def test_any_revision_gives_a_snapshot_name_with_room_for_a_suffix(revision: str) -> None:
+    name = snap.migration_snapshot_base(revision)
+    assert snap.name_problem(name) is None and snap.name_problem(name + "-99") is None, name
 
 
 def test_unknown_revisions_of_a_snapshot() -> None:
