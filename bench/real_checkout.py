@@ -60,6 +60,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -426,6 +427,9 @@ def run_sequence(steps: list[Step], logs: Path, profile: bool, until: str = "") 
     if until == "snapshots":  # --until snapshots: the cold converge, then only the snapshot steps
         snapshots(step, pid_note)
         return
+    if until == "migrations":  # --until migrations: the cold converge, then only the u steps
+        migrations(step, pid_note)
+        return
     step("b no change")
 
     # c: a hand edit of .env reaches both services.
@@ -529,6 +533,45 @@ def snapshots(step: Any, pid_note: Any) -> None:
     why = [line.strip() for line in after.output.splitlines() if "Full converge:" in line]
     after.notes.append(why[0][:200] if why else "no 'Full converge:' line (ended on the fast path?)")
     step("t8 no change")
+
+
+def migrations(step: Callable[..., Step], pid_note: Callable[[Step, Step], None]) -> None:
+    """Issue 28's migrations that can be undone, on the real checkout: a migration added (the data
+    kept as pre-<head> first, named in the summary), the checkout without it (another branch: the
+    run stops before the API restarts, naming the snapshot), that snapshot put back, dev again."""
+    head = psql("select version_num from alembic_version")
+    migration = f"{ROOT_IN_LAPTOP}/backend/alembic/versions/zz_bench_branch.py"
+    laptop_exec(
+        f"cat > {migration} <<'EOF'\n"
+        f'revision = "zz_bench_branch"\ndown_revision = "{head}"\nbranch_labels = None\ndepends_on = None\n'
+        "from alembic import op\n\n\ndef upgrade():\n"
+        '    op.execute("CREATE TABLE zz_bench_branch (id serial PRIMARY KEY)")\n\n\n'
+        "def downgrade():\n"
+        '    op.execute("DROP TABLE zz_bench_branch")\nEOF'
+    )
+    added = step("u1 migration added")
+    added.notes.extend(summary_lines(added.output, "Migrations  applied"))
+    added.notes.append(f"alembic {psql('select version_num from alembic_version')}")
+    kept = re.search(r"NAME=(pre-[a-z0-9_-]+)", " ".join(added.output.split()))
+    step("u2 no change")
+    laptop_exec(f"mv {migration} /tmp/zz_bench_branch.py.aside")
+    older = step("u3 older branch")
+    pid_note(added, older)
+    said = " ".join(older.output.split())
+    found = re.search(r"The database \S+ is at Alembic revision .{0,400}", said)
+    older.notes.append(found.group(0)[:400] if found else "NO BRANCH MESSAGE")
+    if kept:
+        back = step(
+            "u4 restore-snapshot",
+            json.dumps({"integrador_snapshot_action": "restore", "integrador_snapshot_name": kept.group(1)}),
+            playbook="snapshot.yml",
+        )
+        back.notes.append(f"alembic {psql('select version_num from alembic_version')}")
+        table = psql("select to_regclass('zz_bench_branch')")
+        back.notes.append(f"zz_bench_branch table: {table or 'gone'}")
+    after = step("u5 dev after")
+    after.notes.extend(summary_lines(after.output, "Migrations  applied") or ["no Migrations line"])
+    step("u6 no change")
 
 
 def summary_lines(output: str, needle: str) -> list[str]:
@@ -676,7 +719,10 @@ def main() -> None:
     parser.add_argument(
         "--until",
         default="",
-        help="stop after this step (f2: the first 7 steps); snapshots: a cold converge, then the t steps",
+        help=(
+            "stop after this step (f2: the first 7 steps); snapshots: a cold converge, then the t steps;"
+            " migrations: a cold converge, then the u steps"
+        ),
     )
     args = parser.parse_args()
     checkout = args.checkout.resolve()
