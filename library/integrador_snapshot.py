@@ -217,6 +217,14 @@ class Stack:
         rows = self.sql("SELECT version_num FROM alembic_version ORDER BY version_num", database=db)
         return ",".join(rows.split())
 
+    def database_exists(self) -> bool:
+        return (
+            self.sql(
+                f"SELECT count(*) FROM pg_database WHERE datname = {sql_literal(self.p['database'])}"
+            ).strip()
+            == "1"
+        )
+
     def snapshots(self) -> list[dict[str, Any]]:
         prefix = db_prefix(self.p["database"])
         rows = self.sql(
@@ -460,7 +468,8 @@ def main() -> None:
                 module.exit_json(**result)
             known, downs, unreadable = read_scripts(config)
             heads = None if unreadable or downs is None else sorted(set(known) - set(downs))
-            revision = stack.revision()
+            # A database not created yet (--check of a new postgres_pgvector_db) has nothing to keep.
+            revision = stack.revision() if stack.database_exists() else ""
             # A script that could not be read may hold the database's revision: not judged unknown.
             state, unknown = migrations_state(revision, known + ([revision] if unreadable else []), heads)
             result.update(state=state, revision=revision, heads=heads)

@@ -257,6 +257,8 @@ def test_before_migrations_keeps_the_data_behind_and_stops_on_another_branchs(st
     sql(stack, "DROP TABLE alembic_version")
     fresh = run(stack, "before_migrations")
     assert fresh.rc == 0 and fresh.result["state"] == "fresh" and not fresh.result["changed"]
+    elsewhere = run(stack, "before_migrations", database="not_created_yet")
+    assert elsewhere.rc == 0 and elsewhere.result["state"] == "fresh", elsewhere.output
     shutil.rmtree(root / "backend")
     none = run(stack, "before_migrations")
     assert none.rc == 0 and none.result["state"] == "none" and not none.result["changed"]
