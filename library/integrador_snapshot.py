@@ -136,8 +136,8 @@ snapshots:
   returned: always
 state:
   description: >-
-    For C(before_migrations), the database's revision to the checkout (none: no Alembic config; fresh,
-    current, behind).
+    For C(before_migrations), the database's revision to the checkout (none: no Alembic config; not
+    running: the database container is stopped or missing; fresh, current, behind).
   type: str
   returned: before_migrations
 revision:
@@ -163,6 +163,10 @@ seconds:
 ATTEMPTS = 8
 
 
+class NotRunning(SnapshotError):
+    """The database container is stopped or missing."""
+
+
 class Stack:
     def __init__(self, params: dict[str, Any]) -> None:
         self.p = params
@@ -171,7 +175,7 @@ class Stack:
         state = (self.docker.inspect_container(params["container"]) or {}).get("State") or {}
         if not state.get("Running"):
             what = "is stopped" if state else "does not exist"
-            raise SnapshotError(
+            raise NotRunning(
                 f"The database container {params['container']} {what}: start the stack with `make dev`, "
                 "then try again. Nothing was changed."
             )
@@ -440,7 +444,14 @@ def main() -> None:
     if p["keep"] < 1:
         module.fail_json(msg=f"integrador_snapshot_keep must be at least 1 (got {p['keep']}).")
     try:
-        stack = Stack(p)
+        try:
+            stack = Stack(p)
+        except NotRunning:
+            # Before migrations, a database that is not running (--skip-tags docker with it stopped)
+            # has nothing to keep, and the API cannot migrate it either: nothing to do.
+            if action != "before_migrations":
+                raise
+            module.exit_json(changed=False, state="not running", revision="", snapshots=[])
         snapshots = stack.snapshots()
         by_name = {s["name"]: s for s in snapshots}
         result: dict[str, Any] = {"changed": False, "snapshots": snapshots}

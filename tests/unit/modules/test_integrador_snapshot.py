@@ -257,6 +257,9 @@ def test_before_migrations_keeps_the_data_behind_and_stops_on_another_branchs(st
     sql(stack, "DROP TABLE alembic_version")
     fresh = run(stack, "before_migrations")
     assert fresh.rc == 0 and fresh.result["state"] == "fresh" and not fresh.result["changed"]
+    # A database container that is not running (--skip-tags docker with it stopped): nothing to do.
+    gone = run(stack, "before_migrations", container=f"{PREFIX}_not_there")
+    assert gone.rc == 0 and gone.result["state"] == "not running" and not gone.result["changed"], gone.output
     elsewhere = run(stack, "before_migrations", database="not_created_yet")
     assert elsewhere.rc == 0 and elsewhere.result["state"] == "fresh", elsewhere.output
     shutil.rmtree(root / "backend")
