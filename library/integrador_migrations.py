@@ -81,14 +81,13 @@ def main() -> None:
     path = os.path.join(root, config) if config else ""
     if not path or not os.path.isfile(path):
         module.exit_json(changed=False, config="", locations=[], revisions=[], heads=[], unreadable=[])
-    revisions, downs, unreadable = read_scripts(path)
+    revisions, heads, unreadable = read_scripts(path)
     module.exit_json(
         changed=False,
         config=config,
         locations=[os.path.relpath(folder, root) for folder in migration_locations(path)],
         revisions=revisions,
-        # What `alembic upgrade head` reaches; null when a script could not be read.
-        heads=None if unreadable or downs is None else sorted(set(revisions) - set(downs)),
+        heads=heads,
         unreadable=[os.path.relpath(script, root) for script in unreadable],
     )
 

@@ -477,8 +477,7 @@ def main() -> None:
             if not config or not os.path.isfile(config):
                 result.update(state="none", revision="")
                 module.exit_json(**result)
-            known, downs, unreadable = read_scripts(config)
-            heads = None if unreadable or downs is None else sorted(set(known) - set(downs))
+            known, heads, unreadable = read_scripts(config)
             # A database not created yet (--check of a new postgres_pgvector_db) has nothing to keep.
             revision = stack.revision() if stack.database_exists() else ""
             # A script that could not be read may hold the database's revision: not judged unknown.

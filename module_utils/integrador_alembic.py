@@ -78,8 +78,9 @@ def known_revisions(config: str) -> tuple[list[str], list[str]]:
 
 
 def read_scripts(config: str) -> tuple[list[str], list[str] | None, list[str]]:
-    """(revisions, the revisions some script follows or None when one is unknown, unreadable
-    scripts) of every .py under the config's script locations."""
+    """(revisions, heads, unreadable scripts) of every .py under the config's script locations.
+    The heads are the revisions no script follows, which `alembic upgrade head` reaches; None
+    when a script's revision or down_revision cannot be read (they are unknown)."""
     revisions: set[str] = set()
     downs: set[str] | None = set()
     unreadable: list[str] = []
@@ -106,4 +107,5 @@ def read_scripts(config: str) -> tuple[list[str], list[str] | None, list[str]]:
                         downs.update(follows)
                 elif revision == "":
                     unreadable.append(path)
-    return sorted(revisions), None if downs is None else sorted(downs), unreadable
+    heads = None if unreadable or downs is None else sorted(revisions - downs)
+    return sorted(revisions), heads, unreadable
