@@ -105,7 +105,8 @@ def listening_inodes(port: int) -> set[str]:
 
 def describe(pid: int) -> str:
     try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8") as handle:
+        # Any program may name itself with bytes that are not UTF-8 (prctl PR_SET_NAME).
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
             name = handle.read().strip()
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()

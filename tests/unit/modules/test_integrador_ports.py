@@ -234,3 +234,196 @@ def test_a_port_held_in_a_services_process_tree_is_its_own(mode: str) -> None:
     finally:
         os.killpg(leader.pid, 9)
         leader.wait()
+
+
+# --- Who holds a port, read from /proc (real processes and sockets) --------------------------
+# port_owner falls back to lsof when /proc gives no answer: these tests call the /proc readers
+# themselves, and compare port_owner's description with the one only /proc gives (lsof's has no
+# command line), so a broken /proc reader cannot pass on lsof's answer.
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/net"), reason="Linux /proc")
+# The name the kernel shows for the process (/proc/<pid>/comm and stat): bytes that are not
+# UTF-8, as any program may set them (prctl PR_SET_NAME), and an argument that is not either.
+LISTENER = """
+import ctypes, socket, sys, time
+ctypes.CDLL(None).prctl(15, b"itest\\xffport", 0, 0, 0)
+listener = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+listener.bind((sys.argv[1], 0))
+listener.listen()
+print(listener.getsockname()[1], flush=True)
+time.sleep(60)
+"""
+
+
+def addresses() -> list[str]:
+    return ["127.0.0.1", "::1"] if has_ipv6_loopback() else ["127.0.0.1"]
+
+
+@needs_proc
+@pytest.mark.parametrize("address", addresses())
+def test_the_holder_of_a_port_is_named_from_proc_with_its_command_line(address: str, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "listener.py"
+    script.write_text(LISTENER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), address, b"x\xff y"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        port = int(proc.stdout.readline())  # type: ignore[union-attr]
+        described = f"itest\ufffdport (pid {proc.pid}) {sys.executable} {script} {address} x\ufffd y"
+        assert ports.describe(proc.pid) == described
+        assert ports.owner_from_proc(port) == (proc.pid, described)
+        assert ports.port_owner(address, port) == (True, proc.pid, described)
+        assert ports._cmdline(proc.pid) == [sys.executable, str(script), address, "x\ufffd y"]
+        # After the name: state, then the parent (this test).
+        assert ports._stat_fields(proc.pid)[1] == str(os.getpid())  # type: ignore[index]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert ports.describe(proc.pid) == f"pid {proc.pid}"
+    assert ports._stat_fields(proc.pid) is None and ports._cmdline(proc.pid) == []
+
+
+@needs_proc
+@pytest.mark.parametrize("address", addresses())
+def test_only_the_listening_socket_of_a_port_is_its_holder(address: str) -> None:
+    """A connection accepted on the port is on the same local port, in another state."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family) as listener:
+        listener.bind((address, 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection((address, port)) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                assert client.getpeername()[1] == port
+                assert ports.listening_inodes(port) == {str(os.fstat(listener.fileno()).st_ino)}
+                assert ports.owner_from_proc(port) == (os.getpid(), ports.describe(os.getpid()))
+    assert ports.listening_inodes(port) == set()
+    assert ports.owner_from_proc(port) == (None, None)
+
+
+TREE = """
+import os, socket, subprocess, sys, time
+code = ("import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+        "print(s.getsockname()[1], flush=True); time.sleep(60)")
+# own_session: the child is a session and a group of its own (only its parent links it to
+# this process); group: it stays in this process's group, and this process then exits.
+own = sys.argv[1] == "own_session"
+child = subprocess.Popen(
+    [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=own
+)
+print(child.pid, child.stdout.readline().strip(), flush=True)
+if not own:
+    os._exit(0)
+time.sleep(60)
+"""
+
+
+@needs_proc
+@pytest.mark.parametrize("mode", ["own_session", "group"])
+def test_a_port_held_by_a_child_is_found_through_its_parent_or_its_group_alone(mode: str) -> None:
+    """The leader is a group of its own in this test's session (process_group=0, not a new
+    session: the group and the session must differ to tell which one is read). A child in a
+    session of its own is the leader's only through its parent; an orphan left in the leader's
+    group only through the group."""
+    import subprocess
+    import sys
+
+    leader = subprocess.Popen(
+        [sys.executable, "-c", TREE, mode], stdout=subprocess.PIPE, text=True, process_group=0
+    )
+    try:
+        child_pid, port = (int(part) for part in leader.stdout.readline().split())  # type: ignore[union-attr]
+        if mode == "group":
+            leader.wait()
+        assert ports.port_owner("127.0.0.1", port)[1] == child_pid
+        assert ports.owned_by(child_pid, {leader.pid}) is True
+        assert ports.owned_by(child_pid, {os.getpid()}) is (mode == "own_session")
+    finally:
+        leader.kill()
+        leader.wait()
+        for pid in (locals().get("child_pid"),):
+            if pid:
+                os.kill(pid, 9)
+
+
+def test_a_process_that_does_not_exist_belongs_to_no_service() -> None:
+    # Above any kernel's pid_max (4194304): never a process.
+    assert ports.owned_by(99_999_999, {os.getpid()}) is False
+    assert ports.owned_by(None, {os.getpid()}) is False
+    assert ports.owned_by(os.getpid(), [0, None, os.getpid()]) is True  # type: ignore[list-item]
+
+
+FAKE_SUPERVISORD = """
+import os, subprocess, time
+# A program: a group of its own whose parent is this supervisord (named so, sys.executable
+# is empty).
+python = os.readlink("/proc/self/exe")
+program = subprocess.Popen([python, "-c", "import time; time.sleep(60)"], process_group=0)
+print(program.pid, flush=True)
+time.sleep(60)
+"""
+
+
+@needs_proc
+def test_supervisor_roots_are_the_daemon_of_this_config_and_its_programs_groups(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text("[supervisord]\n")
+    assert ports.supervisor_roots(str(tmp_path), ["api"]) == set()  # no pid file
+    (tmp_path / "supervisord.pid").write_text(f"{os.getpid()}\n")  # not a supervisord
+    assert ports.supervisor_roots(str(tmp_path), ["api"]) == set()
+    daemon = subprocess.Popen(
+        ["supervisord", "-c", FAKE_SUPERVISORD, f"--configuration={conf}"],
+        executable=sys.executable,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        program = int(daemon.stdout.readline())  # type: ignore[union-attr]
+        (tmp_path / "supervisord.pid").write_text(f"{daemon.pid}\n")
+        records = {
+            "garbage": "not a pid",  # unreadable: skipped, the next still read
+            "init": "1",  # never a program's group
+            "api": str(program),  # its program: a root
+            "foreign": str(os.getpid()),  # a live leader whose parent is not the daemon: reused pid
+            "gone": "99999999",  # a dead leader: its group may live on
+        }
+        for name, text in records.items():
+            (tmp_path / f"{name}.pgid").write_text(text)
+        assert ports.supervisor_roots(str(tmp_path), list(records)) == {daemon.pid, program, 99_999_999}
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "supervisord.pid").write_text(f"{daemon.pid}\n")  # that daemon runs another config
+        assert ports.supervisor_roots(str(other), ["api"]) == set()
+    finally:
+        for pid in (daemon.pid, locals().get("program")):
+            if pid:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+        daemon.wait()
+
+
+def test_a_bad_port_or_address_is_named_as_the_probe_names_it() -> None:
+    with pytest.raises(ValueError, match=r"^port must be a TCP port from 1 to 65535 \(got 70000\)"):
+        ports.port_in_use("127.0.0.1", 70000)
+    with pytest.raises(ValueError, match=r"^address must be an IP address"):
+        ports.port_in_use("db.example", 80)
+    assert (ports.port_problem("x", None) or "").startswith("the port must be a TCP port")
+    assert (ports.address_problem("x", None) or "").startswith("the bind address must be an IP address")
+    # Half a bracket is no address (only a pair is taken off).
+    assert ports.host_ip("[::1") == "[::1" and ports.address_problem("[::1", "v") is not None
+    assert ports.host_ip("::1]") == "::1]" and ports.address_problem("::1]", "v") is not None
+
+
+def test_an_address_this_machine_does_not_have_holds_no_port() -> None:
+    """TEST-NET-1 (192.0.2.0/24) is on no machine: the bind fails with EADDRNOTAVAIL, which
+    says nothing is listening there (a machine that allows binding any address says the same)."""
+    assert ports.port_in_use("192.0.2.1", 8080) is False
