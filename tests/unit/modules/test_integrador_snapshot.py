@@ -487,3 +487,71 @@ def test_a_stopped_or_missing_database_container_is_named_with_the_way_back(stac
     assert f"The database container {PREFIX}_no_such_db does not exist: start the stack with `make dev`" in (
         refused.output
     )
+
+
+def test_a_record_is_sorted_json_and_reads_back_whole() -> None:
+    text = snap.record("2026-12-06T10:00:00Z", "feature/x", "abc123", False)
+    assert (
+        text
+        == '{"branch": "feature/x", "named": false, "revision": "abc123", "taken": "2026-12-06T10:00:00Z"}'
+    )
+    assert snap.read_record(text) == {
+        "taken": "2026-12-06T10:00:00Z",
+        "branch": "feature/x",
+        "revision": "abc123",
+        "named": False,
+    }
+    empty = {"taken": "", "branch": "", "revision": "", "named": False}
+    for foreign in (None, "", "not json", "[1]", "null", '"text"'):
+        assert snap.read_record(foreign) == empty, foreign
+    # Fields of another shape are text; only a true `named` is named.
+    assert snap.read_record('{"taken": 5, "branch": null, "revision": ["r"], "named": 1}') == {
+        "taken": "5",
+        "branch": "",
+        "revision": "['r']",
+        "named": False,
+    }
+
+
+def test_nul_characters_and_cut_snapshot_files_are_refused_with_their_message() -> None:
+    with pytest.raises(snap.SnapshotError, match=r"^a NUL character cannot be in a PostgreSQL name$"):
+        snap.sql_ident("menu\x00ops")
+    with pytest.raises(snap.SnapshotError, match=r"^a NUL character cannot be stored in PostgreSQL text$"):
+        snap.sql_literal("a\x00b")
+    with pytest.raises(
+        snap.SnapshotError, match=r"^not a Redis snapshot of this tool \(its first line is wrong\)$"
+    ):
+        list(snap.decode_entries(b"REDIS0011"))
+    data = snap.encode_entries([(0, b"key", 0, b"payload")])
+    for cut in (len(snap.MAGIC) + 3, len(data) - 2):  # inside the entry's header, inside its bytes
+        with pytest.raises(snap.SnapshotError, match=r"^the Redis snapshot is cut short$"):
+            list(snap.decode_entries(data[:cut]))
+
+
+def test_snapshot_databases_of_a_live_database_share_a_prefix_of_its_own() -> None:
+    # sha1("menu_ops") begins eef0f3bdead8a: twelve hex digits of it.
+    assert snap.db_prefix("menu_ops") == "integrador_snap_eef0f3bdead8_"
+    assert snap.db_name("menu_ops", "before-demo") == "integrador_snap_eef0f3bdead8_before-demo"
+    assert snap.db_prefix("menu_ops_2") != snap.db_prefix("menu_ops")
+
+
+def test_a_migration_snapshot_name_cut_at_a_dash_does_not_end_with_it() -> None:
+    # "pre-" and 22 letters, then a dash at the 27th character where the name is cut.
+    assert snap.migration_snapshot_base("a" * 22 + "-bcdef") == "pre-" + "a" * 22
+    assert snap.migration_snapshot_base("A1,B2") == "pre-a1-b2"
+
+
+def test_git_branch_of_other_pointers_and_refs(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / ".git").write_text("not a pointer\n")
+    assert snap.git_branch(str(checkout)) == ""
+    # A relative gitdir is relative to the checkout (git worktree add writes absolute ones,
+    # submodules relative ones).
+    (tmp_path / "modules" / "sub").mkdir(parents=True)
+    (tmp_path / "modules" / "sub" / "HEAD").write_text("ref: refs/heads/sub-branch\n")
+    (checkout / ".git").write_text("gitdir: ../modules/sub\n")
+    assert snap.git_branch(str(checkout)) == "sub-branch"
+    # A symbolic HEAD outside refs/heads/ is named whole.
+    (tmp_path / "modules" / "sub" / "HEAD").write_text("ref: refs/remotes/origin/main\n")
+    assert snap.git_branch(str(checkout)) == "refs/remotes/origin/main"

@@ -5,9 +5,14 @@ independent of the module's client."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import shutil
+import socket
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -183,3 +188,96 @@ def test_keyspace_lines_with_keys_are_the_databases() -> None:
     )
     assert snap.keyspace_dbs(info) == [0, 12]
     assert snap.keyspace_dbs(b"# Keyspace\r\n") == []
+
+
+def test_a_client_without_password_sends_no_auth(server: int) -> None:
+    client = snap.Redis("127.0.0.1", server)  # no AUTH at all: the server then refuses commands
+    with pytest.raises(snap.RespError, match="^NOAUTH"):
+        client.call("PING")
+    client.close()
+
+
+def test_closed_broken_and_silent_connections_are_named(server: int) -> None:
+    client = snap.Redis("127.0.0.1", server, PASSWORD, timeout=5)
+    assert client.call("QUIT") == b"OK"
+    with pytest.raises(snap.RespError, match=r"^Redis closed the connection$"):
+        client.call("PING")
+    client.close()
+    with pytest.raises(snap.RespError, match=r"^the connection to Redis broke \(.*Bad file descriptor"):
+        client.call("PING")
+    # A server that takes the connection and never answers: the timeout ends the wait.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        mute = snap.Redis("127.0.0.1", silent.getsockname()[1], timeout=0.5)
+        with pytest.raises(snap.RespError, match=r"^the connection to Redis broke \(timed out\)$"):
+            mute.call("PING")
+        mute.close()
+
+
+def test_replies_the_client_does_not_speak_and_error_bytes_are_named(resp: Any) -> None:
+    # HELLO 3 switches the connection to RESP3, whose map reply this RESP2 client refuses.
+    with pytest.raises(snap.RespError, match=r"^unexpected reply from Redis: b'%7'$"):
+        resp.call("HELLO", 3)
+
+
+def test_an_error_reply_that_is_not_utf8_is_read(resp: Any) -> None:
+    with pytest.raises(snap.RespError, match="^bad \ufffd byte$"):
+        resp.call("EVAL", b"return redis.error_reply('bad \xff byte')", 0)
+
+
+def test_dump_leaves_the_connection_on_database_0(server: int, resp: Any, plain: redis_client.Redis) -> None:
+    db5 = redis_client.Redis(port=server, password=PASSWORD, db=5)
+    db5.set("k", "v")
+    assert [(db, key) for db, key, _, _ in snap.dump_redis(resp)] == [(5, b"k")]
+    assert resp.call("SET", "on-db-0", "x") == b"OK"
+    assert plain.get("on-db-0") == b"x" and db5.get("on-db-0") is None
+    db5.close()
+
+
+@contextlib.contextmanager
+def trickle_proxy(port: int) -> Iterator[int]:
+    """A loopback TCP proxy to the server that passes its replies on one byte at a time, each
+    its own segment: every reply reaches the client in pieces, as over a slow network."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        client, _ = listener.accept()
+        upstream = socket.create_connection(("127.0.0.1", port))
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with client, upstream:
+            while not stop.is_set():
+                ready, _, _ = select.select([client, upstream], [], [], 0.05)
+                for side in ready:
+                    data = side.recv(1 << 16)
+                    if not data:
+                        return
+                    if side is client:
+                        upstream.sendall(data)
+                        continue
+                    for byte in data:
+                        client.sendall(bytes([byte]))
+                        time.sleep(0.0005)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_replies_that_arrive_in_pieces_are_read_whole(server: int, plain: redis_client.Redis) -> None:
+    plain.set("k", b"0123456789" * 30)
+    plain.rpush("l", "a", "bb", "ccc")
+    with trickle_proxy(server) as port:
+        client = snap.Redis("127.0.0.1", port, PASSWORD, timeout=10)
+        assert client.call("GET", "k") == b"0123456789" * 30
+        assert client.call("LRANGE", "l", 0, -1) == [b"a", b"bb", b"ccc"]
+        assert client.call("PING") == b"PONG"
+        client.close()
