@@ -68,3 +68,11 @@ def test_no_record_or_a_broken_one_gives_the_settings_urls() -> None:
 def test_any_bytes_give_urls_and_never_raise(data: bytes) -> None:
     got = filters.recorded_health(base64.b64encode(data).decode(), NOW)
     assert set(got) == {"api", "ws"} and all(isinstance(v, str) for v in got.values())
+
+
+def test_a_record_with_stray_characters_is_unreadable_and_a_bad_entry_does_not_hide_the_next() -> None:
+    good = record([{"name": "ws", "health_url": "http://127.0.0.1:8001/health"}])
+    # Not base64 as slurp gives it (a * inside): unreadable, not decoded around the character.
+    assert filters.recorded_health(good[:8] + "*" + good[8:], NOW) == NOW
+    after_junk = record(["junk", None, {"name": "ws", "health_url": "http://127.0.0.1:8001/health"}])
+    assert filters.recorded_health(after_junk, NOW) == {**NOW, "ws": "http://127.0.0.1:8001/health"}
