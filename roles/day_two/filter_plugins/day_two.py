@@ -312,8 +312,8 @@ def venv_row(result: Mapping[str, Any], root: Any) -> list[dict[str, Any]]:
 def status_table(rows: list[Mapping[str, Any]]) -> list[str]:
     """The rows as `docker compose ps`-like lines: a header, one line per row (ok, FAIL,
     or - for a part not installed), then the verdict."""
+    # The header's first column (ok/FAIL/-) is blank: the loop below writes it for rows only.
     header = {
-        "ok": "",
         "part": "PART",
         "name": "NAME",
         "status": "STATUS",

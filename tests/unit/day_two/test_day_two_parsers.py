@@ -183,3 +183,9 @@ def test_copy_rows_never_raises(day_two: ModuleType, text: str) -> None:
     assert isinstance(rows, list) and all(isinstance(r, str) for r in rows)
     if "COPY " not in text:
         assert rows == []
+
+
+def test_a_line_with_one_space_names_the_whole_file(day_two: ModuleType) -> None:
+    """Read leniently (a hand-written line): the name is what follows the space, never cut."""
+    digest = hashlib.sha256(b"dump").hexdigest()
+    assert day_two.sha256sums_parse(f"{digest} postgres.dump\n") == {"postgres.dump": digest}

@@ -52,3 +52,7 @@ def test_sizes_are_read_as_people_read_them(day_two: ModuleType) -> None:
         "3.0 GiB",
         "1048576.0 GiB",
     ]
+
+
+def test_a_snapshot_without_a_time_shows_a_question_mark(day_two: ModuleType) -> None:
+    assert day_two.snapshot_table([snap("old", taken="")])[1].split()[:2] == ["old", "?"]
