@@ -502,7 +502,7 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
             future.result()
     started += stopped_units
     # The health URLs, and Docker's own healthcheck of the containers started here
-    # (what docker ps and make status show; its 2 s interval has mostly passed by then).
+    # (what docker ps and make status show; its 1 s interval has mostly passed by then).
     # A service this check started gets its whole timeout; one that was already running should
     # answer at once: one that does not within a few seconds (uvicorn --reload's reloader over a
     # dead worker) is the full converge's to repair, not worth a minute's wait here.
