@@ -4,9 +4,12 @@ port probe works on IPv6 addresses as on IPv4 ones (real sockets)."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -216,9 +219,6 @@ def test_a_port_held_in_a_services_process_tree_is_its_own(mode: str) -> None:
     """Issue 23, 1: the preflight compared the port's holder with the unit's main PID only,
     and called the stack's own services foreign when a child held the port. Real processes:
     a group leader (as a service manager starts a service) whose child listens."""
-    import subprocess
-    import sys
-
     leader = subprocess.Popen(
         [sys.executable, "-c", LISTEN_CHILD, mode], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -262,9 +262,6 @@ def addresses() -> list[str]:
 @needs_proc
 @pytest.mark.parametrize("address", addresses())
 def test_the_holder_of_a_port_is_named_from_proc_with_its_command_line(address: str, tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
     script = tmp_path / "listener.py"
     script.write_text(LISTENER)
     proc = subprocess.Popen(
@@ -329,12 +326,10 @@ def test_a_port_held_by_a_child_is_found_through_its_parent_or_its_group_alone(m
     session: the group and the session must differ to tell which one is read). A child in a
     session of its own is the leader's only through its parent; an orphan left in the leader's
     group only through the group."""
-    import subprocess
-    import sys
-
     leader = subprocess.Popen(
         [sys.executable, "-c", TREE, mode], stdout=subprocess.PIPE, text=True, process_group=0
     )
+    child_pid = 0
     try:
         child_pid, port = (int(part) for part in leader.stdout.readline().split())  # type: ignore[union-attr]
         if mode == "group":
@@ -345,9 +340,8 @@ def test_a_port_held_by_a_child_is_found_through_its_parent_or_its_group_alone(m
     finally:
         leader.kill()
         leader.wait()
-        for pid in (locals().get("child_pid"),):
-            if pid:
-                os.kill(pid, 9)
+        if child_pid:  # in a session of its own, or orphaned: the leader's end leaves it
+            os.kill(child_pid, 9)
 
 
 def test_a_process_that_does_not_exist_belongs_to_no_service() -> None:
@@ -370,9 +364,6 @@ time.sleep(60)
 
 @needs_proc
 def test_supervisor_roots_are_the_daemon_of_this_config_and_its_programs_groups(tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
     conf = tmp_path / "supervisord.conf"
     conf.write_text("[supervisord]\n")
     assert ports.supervisor_roots(str(tmp_path), ["api"]) == set()  # no pid file
@@ -384,6 +375,7 @@ def test_supervisor_roots_are_the_daemon_of_this_config_and_its_programs_groups(
         stdout=subprocess.PIPE,
         text=True,
     )
+    program = 0
     try:
         program = int(daemon.stdout.readline())  # type: ignore[union-attr]
         (tmp_path / "supervisord.pid").write_text(f"{daemon.pid}\n")
@@ -402,12 +394,11 @@ def test_supervisor_roots_are_the_daemon_of_this_config_and_its_programs_groups(
         (other / "supervisord.pid").write_text(f"{daemon.pid}\n")  # that daemon runs another config
         assert ports.supervisor_roots(str(other), ["api"]) == set()
     finally:
-        for pid in (daemon.pid, locals().get("program")):
+        # The program is in a group of its own: the daemon's end leaves it running.
+        for pid in (daemon.pid, program):
             if pid:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, 9)
-                except OSError:
-                    pass
         daemon.wait()
 
 

@@ -112,19 +112,15 @@ def test_a_pipeline_reads_every_reply_and_raises_the_first_error(
     assert resp.call("GET", "s") == b"xz"
 
 
-def test_a_wrong_password_a_closed_connection_and_no_server_are_named(server: int) -> None:
+def test_a_wrong_password_and_no_server_are_named_and_brackets_are_taken_off(server: int) -> None:
     with pytest.raises(snap.RespError, match="WRONGPASS|invalid password"):
         snap.Redis("127.0.0.1", server, "not-the-password", timeout=5)
     nobody = free_port()
     with pytest.raises(snap.RespError, match=f"^Redis on 127.0.0.1:{nobody} does not answer"):
         snap.Redis("127.0.0.1", nobody, PASSWORD, timeout=5)
     client = snap.Redis("[127.0.0.1]", server, PASSWORD, timeout=5)  # brackets as Docker writes IPv6
-    assert client.call("QUIT") == b"OK"
-    with pytest.raises(snap.RespError, match="closed the connection|broke"):
-        client.call("PING")
+    assert client.call("PING") == b"PONG"
     client.close()
-    with pytest.raises(snap.RespError, match="broke"):
-        client.call("PING")
 
 
 def test_dump_then_load_gives_back_every_key_with_its_time_to_live(
