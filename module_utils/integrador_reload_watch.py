@@ -10,11 +10,12 @@ waits. Waiting the whole health timeout for it cost a minute per wait on the rea
 ReloadWatch follows the process app_services' launcher recorded at the service's start
 (<state>/started/<service>.json, its "pid"; the launcher execs the command, so the pid is
 uvicorn's own): once a worker child has been seen, or multiprocessing's resource tracker
-says one was started, and no live worker has been there for `grace` seconds, it answers
-why. It answers nothing (keep waiting) whenever it cannot tell: no record, a pid that is
-gone or changed, a command without --reload, no /proc (macOS, Windows): an input it cannot
-read never shortens a wait. Standard library only: it runs
-on the managed host's Python, never on a library of the user's virtualenv."""
+says one was started, or the reloader is long past its start with no child at all, and no
+live worker has been there for `grace` seconds, it answers why. It answers nothing (keep
+waiting) whenever it cannot tell: no record, a pid that is gone or changed, a command without
+--reload, no /proc (macOS, Windows): an input it cannot read never shortens a wait. Standard
+library only: it runs on the managed host's Python, never on a library of the user's
+virtualenv."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ TRACKER = b"multiprocessing.resource_tracker"
 # worker beside it for the grace period, on a reloader at least this old, means that worker
 # was started and has exited.
 STARTED = 3.0
+# A reloader this old with no child at all (its worker and the tracker both killed, as
+# `pkill -9 -P <pid>` or an OOM kill of the group would) is long past starting its first worker:
+# it has lost it. Younger, it may still be importing before its first start: keep waiting.
+ALONE = 20.0
 
 
 def _read(path: str) -> bytes:
@@ -120,9 +125,10 @@ class ReloadWatch:
     """Call dead() at each round of a wait: a message once the recorded uvicorn --reload
     process has lost the worker it had for `grace` seconds, else an empty string."""
 
-    def __init__(self, record: str, grace: float = GRACE) -> None:
+    def __init__(self, record: str, grace: float = GRACE, alone: float = ALONE) -> None:
         self.record = record
         self.grace = grace
+        self.alone = alone
         self.pid = 0
         self.seen = False
         self.gone_since: float | None = None
@@ -141,8 +147,9 @@ class ReloadWatch:
             self.seen, self.gone_since = True, None
             return ""
         # Never seen by this wait (a worker that died before it began): the tracker the first
-        # worker started, on a reloader long past its own start, says there was one.
-        if not (self.seen or (tracker and age(pid) >= STARTED)):
+        # worker started, on a reloader past its own start, says there was one; with no tracker
+        # either, only a reloader long past its start (ALONE) has certainly lost its worker.
+        if not (self.seen or age(pid) >= (STARTED if tracker else self.alone)):
             self.gone_since = None
             return ""
         now = time.monotonic()

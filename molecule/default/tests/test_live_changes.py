@@ -263,6 +263,9 @@ def test_a_service_whose_reload_worker_died_is_restarted_once_by_the_next_run(
     result = converge()
     assert result.rc == 0, f"{result}{journal(host, API)}"
     assert "Service that does not answer is restarted once" in result.output, result
+    # Its wait ended on the reloader left without any child, not at its timeout.
+    assert "exited and no new one came" in result.output, result
+    assert "did not answer within" not in result.output, result
     assert main_pid(host, API) != reloader
     assert all_green(test_vars)
     assert fast(converge())

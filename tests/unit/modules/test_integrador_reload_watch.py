@@ -134,6 +134,25 @@ def test_a_worker_killed_long_after_start_is_seen_by_a_new_wait(services: Any) -
     assert watch.age(service.proc.pid) >= watch.STARTED
 
 
+def test_a_reloader_left_with_no_child_at_all_is_seen_once_past_its_start(services: Any) -> None:
+    """Its worker and the resource tracker both killed (`pkill -9 -P`, as the default scenario's
+    test does): with no tracker to say a worker was started, a reloader younger than `alone`
+    may still be starting its first one (keep waiting); older, it has lost it."""
+    service = services(APP_OK)
+    assert eventually(service.workers), "no worker started"
+    children = watch.children(service.proc.pid)
+    assert children and len(children) > len(service.workers()), "the tracker runs beside the worker"
+    for child in children:
+        os.kill(child, signal.SIGKILL)
+    assert eventually(lambda: watch.workers(service.proc.pid) == ([], False))
+    young = watch.ReloadWatch(str(service.record), grace=0, alone=3600)
+    assert [young.dead() for _ in range(3)] == [""] * 3
+    old = watch.ReloadWatch(str(service.record), grace=0, alone=watch.STARTED)
+    reason = eventually(old.dead, 60)
+    assert f"pid {service.proc.pid}" in reason and "exited" in reason, reason
+    assert watch.ALONE > watch.STARTED
+
+
 def test_no_early_end_without_reload_or_without_a_readable_record(services: Any, tmp_path: Path) -> None:
     """Only what it can tell shortens a wait: a uvicorn without --reload whose app refuses to
     start (its process is gone), a record that is missing or names no process, a pid that is
