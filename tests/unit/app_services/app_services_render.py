@@ -8,6 +8,7 @@ import base64
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ansible.parsing.dataloader import DataLoader
@@ -83,11 +84,16 @@ class Role:
         return self.eval(expression, **extra)
 
 
-def role_filters() -> dict[str, Callable[..., Any]]:
-    """The role's filters by name, loaded from its filter_plugins file."""
+def filters_module() -> ModuleType:
+    """The role's filter plugin file, imported by its path (as Ansible loads it)."""
     path = ROLE / "filter_plugins" / "app_services.py"
     spec = importlib.util.spec_from_file_location("app_services_filters", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.FilterModule().filters()
+    return module
+
+
+def role_filters() -> dict[str, Callable[..., Any]]:
+    """The role's filters by name."""
+    return filters_module().FilterModule().filters()

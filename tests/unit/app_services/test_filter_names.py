@@ -4,19 +4,14 @@ dropped in the plugin would otherwise show only as a template error in the middl
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from app_services_render import filters_module
 
 ROOT = Path(__file__).resolve().parents[3]
-_spec = importlib.util.spec_from_file_location(
-    "app_services_filters_names", ROOT / "roles" / "app_services" / "filter_plugins" / "app_services.py"
-)
-assert _spec and _spec.loader
-filters = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(filters)
+filters = filters_module()
 USE = re.compile(r"\|\s*(app_services_[a-z_]+)")
 
 

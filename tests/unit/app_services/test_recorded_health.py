@@ -6,21 +6,14 @@ make restart, status and restore-snapshot must then probe /health too."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
 
+from app_services_render import filters_module
 from hypothesis import given
 from hypothesis import strategies as st
 
-ROLE = Path(__file__).resolve().parents[3] / "roles" / "app_services"
-_spec = importlib.util.spec_from_file_location(
-    "app_services_filters_rh", ROLE / "filter_plugins" / "app_services.py"
-)
-assert _spec and _spec.loader
-filters = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(filters)
+filters = filters_module()
 
 NOW = {"api": "http://127.0.0.1:8000/api/health", "ws": "http://127.0.0.1:8001/ws/health"}
 
