@@ -235,7 +235,8 @@ def occupied_port(host: Any, address: str = "127.0.0.1", port: int = 0) -> Itera
     try:
         yield port
     finally:
-        host.run(f"pkill -f 'bind.*{address}.,{port}'")
+        # [b]: not the shell running pkill, whose command line holds the pattern too.
+        host.run(f"pkill -f '[b]ind.*{address}.,{port}'")
 
 
 @contextlib.contextmanager

@@ -79,6 +79,12 @@ else
   log "stand-ins: integrador-standin/pgvector:pg$pg_major integrador-standin/redis:$redis_major"
 fi
 build -q -t "$prefix/laptop:trixie" --build-arg BASE="$base" "$here/laptop"
+# The private key of the laptops' SSH (the laptop's Dockerfile says why), for the scenarios'
+# connection (.config/molecule/config.yml). Copied out at every build: a rebuilt image has a new key.
+ssh_dir=/var/tmp/integrador-itest-ssh
+install -d -m 0700 "$ssh_dir"
+docker run --rm --entrypoint cat "$prefix/laptop:trixie" /etc/ssh/itest_id_ed25519 >"$ssh_dir/id_ed25519.new"
+chmod 0600 "$ssh_dir/id_ed25519.new" && mv "$ssh_dir/id_ed25519.new" "$ssh_dir/id_ed25519"
 # TEST DOUBLE of Ollama's HTTP API (molecule/ollama only; never a stand-in for make dev).
 build -q -t "$prefix/ollama-double:latest" --build-arg BASE="$base" "$here/ollama-double"
 

@@ -41,7 +41,7 @@ PATHS = LaptopPaths.of(scenario_vars("app_services"))
 @pytest.fixture(scope="module")
 def laptop(host: Any, docker_client: docker.DockerClient) -> Any:
     """The laptop container, for what only root may do there."""
-    return docker_client.containers.get(host.backend.host)
+    return docker_client.containers.get(host.backend.hostname)
 
 
 @pytest.mark.parametrize("unit", [API_UNIT, WS_UNIT])
@@ -178,7 +178,9 @@ def test_failing_pre_start_shows_the_journal_and_url(
 def test_missing_user_manager_is_explained(laptop: Any, converge: Callable[..., Any]) -> None:
     """A user whose systemd user manager is not running: no login session, no lingering.
     With systemd asked for by name (auto would take supervisord there)."""
-    laptop.exec_run(["useradd", "--create-home", "nomanager"])
+    # "*": no password, but not locked ("!"): the tests reach the laptop over SSH, which
+    # refuses a locked account even with its key (sshd without PAM).
+    laptop.exec_run(["useradd", "--create-home", "--password", "*", "nomanager"])
     result = converge(
         {
             "ansible_user": "nomanager",

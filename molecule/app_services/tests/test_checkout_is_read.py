@@ -113,7 +113,7 @@ def restart_api(host: Any, api: str) -> None:
 def real_shaped(
     host: Any, docker_client: docker.DockerClient, converge: Callable[..., Any], test_vars: dict[str, Any]
 ) -> Iterator[Any]:
-    laptop = docker_client.containers.get(host.backend.host)
+    laptop = docker_client.containers.get(host.backend.hostname)
     assert laptop.put_archive(PATHS.home, tar_of_demo())
     drop_what_the_checkout_made(test_vars)
     result = converge({"integrador_root": CHECKOUT})

@@ -266,7 +266,8 @@ def test_converge_killed_half_way_is_completed_by_the_next(
     # The case is a converge killed while pip runs: without pip seen, it was not caused.
     assert seen, "pip never ran within 120 s of the converge's start: the kill did not happen half-way"
 
-    host.run("pkill -9 -u dev -f 'bin/python -m pip' || true")
+    # [p]: the pattern must not match the shell that runs pkill (the test's own SSH session).
+    host.run("pkill -9 -u dev -f 'bin/[p]ython -m pip' || true")
     result = converge()
     repaired_then_fast(converge, result)
     wait_all_green(test_vars)

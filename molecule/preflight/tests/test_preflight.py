@@ -97,7 +97,10 @@ def test_missing_user_manager_is_explained(
 ) -> None:
     """A user whose systemd user manager is not running: no login session, no lingering.
     With systemd asked for by name (auto would take supervisord there)."""
-    docker_client.containers.get(host.backend.host).exec_run(["useradd", "--create-home", "nopreflight"])
+    # "*": not a locked account, which the tests' SSH would refuse (test_app_services.py).
+    docker_client.containers.get(host.backend.hostname).exec_run(
+        ["useradd", "--create-home", "--password", "*", "nopreflight"]
+    )
     result = converge(
         {
             "ansible_user": "nopreflight",
