@@ -23,6 +23,7 @@ import os
 import socket
 import ssl
 import struct
+import tarfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -268,19 +269,22 @@ class DockerClient:
         finally:
             conn.close()
         if status >= 400:
-            try:
-                explanation = json.loads(data).get("message") or ""
-            except (ValueError, AttributeError):
-                explanation = data.decode("utf-8", "replace").strip()
-            kind = DockerNotFound if status == 404 else DockerAPIError
-            raise kind(
-                f"The Docker engine at {self._where} answered {method} {url.split('?')[0]} with "
-                f"{status}: {explanation or http.client.responses.get(status, 'error')}",
-                self.host,
-                status,
-                explanation,
-            )
+            raise self._error(method, url, status, data)
         return status, data
+
+    def _error(self, method: str, url: str, status: int, data: bytes) -> DockerAPIError:
+        try:
+            explanation = json.loads(data).get("message") or ""
+        except (ValueError, AttributeError):
+            explanation = data.decode("utf-8", "replace").strip()
+        kind = DockerNotFound if status == 404 else DockerAPIError
+        return kind(
+            f"The Docker engine at {self._where} answered {method} {url.split('?')[0]} with "
+            f"{status}: {explanation or http.client.responses.get(status, 'error')}",
+            self.host,
+            status,
+            explanation,
+        )
 
     def get_json(self, path: str, *args: str, query: Mapping[str, Any] | None = None) -> Any:
         _, data = self.request("GET", path, *args, query=query)
@@ -340,6 +344,42 @@ class DockerClient:
         if (attrs.get("Config") or {}).get("Tty"):
             return data
         return interleaved(data)
+
+    def copy_file_out(self, name: str, path: str, write: Any) -> int:
+        """`docker cp name:path` of one regular file, streamed: the engine's tar of it is read as
+        it arrives and the file's bytes are given to write(chunk) (never the whole file in
+        memory). Returns its size. Raises DockerProtocolError when path is not a regular file."""
+        url = "/containers/{}/archive?{}".format(quote(name, safe=""), urlencode({"path": path}))
+        conn = self._connection()
+        try:
+            try:
+                conn.request("GET", url)
+                response = conn.getresponse()
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                raise self._unreachable(exc) from None
+            if response.status >= 400:
+                raise self._error("GET", url, response.status, response.read())
+            # What write() raises (a full disk) is the caller's; a broken stream is the engine's.
+            try:
+                with tarfile.open(fileobj=response, mode="r|") as tar:
+                    member = tar.next()
+                    source = tar.extractfile(member) if member is not None and member.isfile() else None
+                    if source is None:
+                        raise DockerProtocolError(f"{name}:{path} is not a regular file", self.host)
+                    size = 0
+                    while chunk := source.read(1 << 20):
+                        write(chunk)
+                        size += len(chunk)
+                    return size
+            except (tarfile.TarError, http.client.HTTPException) as exc:
+                raise DockerProtocolError(
+                    f"The copy of {name}:{path} from the Docker engine at {self._where} broke off ({exc})",
+                    self.host,
+                ) from None
+            except (ConnectionError, TimeoutError) as exc:
+                raise self._unreachable(exc) from None
+        finally:
+            conn.close()
 
     def exec_run(self, name: str, argv: list[str]) -> tuple[int, bytes, bytes]:
         """Run argv in the running container (no TTY); its exit code, stdout and stderr."""

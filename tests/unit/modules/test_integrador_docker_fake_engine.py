@@ -6,8 +6,10 @@ the same requests: test_integrador_docker.py."""
 
 from __future__ import annotations
 
+import io
 import json
 import socketserver
+import tarfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -550,3 +552,43 @@ def test_stdin_frames_count_as_output_and_system_ones_as_errors() -> None:
         b"inout",
         b"errsys",
     )
+
+
+def _tar_of(name: str, data: bytes, kind: bytes = b"0") -> bytes:
+    """A one-member tar as the archive endpoint sends it (kind 0: a file, 5: a folder)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        info.size = len(data) if kind == b"0" else 0
+        tar.addfile(info, io.BytesIO(data) if kind == b"0" else None)
+    return buffer.getvalue()
+
+
+def test_copy_file_out_gives_the_files_bytes_in_chunks_and_asks_for_its_path(engine: Engine) -> None:
+    """Bigger than one chunk (1 MiB), so the bytes come through more than one write."""
+    data = bytes(range(256)) * 5000
+    engine.answers[("GET", "/containers/db-1/archive")] = (200, _tar_of("postgres.dump", data))
+    chunks: list[bytes] = []
+    size = docker.DockerClient(engine.host).copy_file_out("db-1", "/tmp/x y/postgres.dump", chunks.append)
+    assert size == len(data) and b"".join(chunks) == data and len(chunks) == 2
+    method, path, query, _ = engine.requests[-1]
+    assert (method, path, query) == ("GET", "/containers/db-1/archive", {"path": ["/tmp/x y/postgres.dump"]})
+
+
+def test_copy_file_out_of_a_folder_a_missing_path_or_a_broken_tar_is_an_error(engine: Engine) -> None:
+    client = docker.DockerClient(engine.host)
+    engine.answers[("GET", "/containers/db/archive")] = (200, _tar_of("data", b"", kind=b"5"))
+    with pytest.raises(docker.DockerProtocolError, match=r"^db:/data is not a regular file$"):
+        client.copy_file_out("db", "/data", lambda chunk: None)
+    engine.answers[("GET", "/containers/db/archive")] = (200, b"not a tar at all" * 40)
+    with pytest.raises(docker.DockerProtocolError, match=r"^The copy of db:/x from the .* broke off"):
+        client.copy_file_out("db", "/x", lambda chunk: None)
+    engine.answers[("GET", "/containers/db/archive")] = (404, {"message": "Could not find the file /x"})
+    with pytest.raises(docker.DockerNotFound, match=r"GET /containers/db/archive with 404: Could not"):
+        client.copy_file_out("db", "/x", lambda chunk: None)
+
+
+def test_copy_file_out_from_no_engine_is_unreachable(tmp_path: Path) -> None:
+    with pytest.raises(docker.DockerUnreachable, match="there is no socket at"):
+        docker.DockerClient(f"unix://{tmp_path}/none.sock").copy_file_out("db", "/x", lambda chunk: None)
