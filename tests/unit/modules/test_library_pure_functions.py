@@ -1,7 +1,8 @@
 """Pure functions of library/ and module_utils/ pinned on written-out vectors: SASLprep as RFC 4013
 and PostgreSQL define it and the verifiers PostgreSQL stores (integrador_preflight), the first
 .env an editor writes (integrador_env_file.render), the Docker layer's unreachable-engine reasons,
-loopback addresses, and one RESP line read off a socket."""
+loopback addresses, one RESP line read off a socket, and integrador_backup's INFO reader, SHA256SUMS
+lines and removal of unfinished folders."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import socket
+from pathlib import Path
 
 import pytest
 from ansible.module_utils import integrador_docker as docker  # loaded by conftest.py from module_utils/
@@ -200,3 +202,40 @@ def test_https_speaks_tls_without_any_setting(tmp_path: object) -> None:
     client = docker.DockerClient("https://engine", environ={"DOCKER_CERT_PATH": str(tmp_path)})
     assert client._tls is not None and client._address == ("engine", 2376)
     assert docker.DockerClient("http://engine", environ={})._tls is None
+
+
+# --- integrador_backup ---------------------------------------------------------------------------
+backup = load(ROOT / "library" / "integrador_backup.py", "integrador_backup_vectors_test")
+
+
+def test_redis_info_reads_key_value_lines_and_skips_sections() -> None:
+    text = (
+        "# Persistence\r\nloading:0\r\nrdb_saves:12\r\nrdb_last_bgsave_status:ok\r\n\r\n# x:y\r\nbad line\r\n"
+    )
+    assert backup.redis_info(text) == {"loading": "0", "rdb_saves": "12", "rdb_last_bgsave_status": "ok"}
+    assert backup.redis_info("a:b:c\n") == {"a": "b:c"}
+
+
+def test_sha256sums_are_sha256sums_lines_in_a_fixed_order() -> None:
+    files = {"dump.rdb": {"sha256": "b" * 64}, "postgres.dump": {"sha256": "a" * 64}}
+    assert backup.sha256sums(files) == f"{'a' * 64}  postgres.dump\n{'b' * 64}  dump.rdb\n"
+
+
+def test_only_unfinished_folders_are_removed(tmp_path: Path) -> None:
+    for name in (".partial-20260101T000000Z", ".partial-x", "20260101T000000Z", ".partialnot"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "postgres.dump").write_bytes(b"x")
+    (tmp_path / ".partial-file").write_bytes(b"a file, not a folder")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep").write_bytes(b"x")
+    (tmp_path / ".partial-link").symlink_to(outside)
+    assert backup.remove_partials(str(tmp_path)) == [".partial-20260101T000000Z", ".partial-x"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".partial-file",
+        ".partial-link",
+        ".partialnot",
+        "20260101T000000Z",
+        "elsewhere",
+    ]
+    assert (outside / "keep").exists()
