@@ -54,3 +54,39 @@ def eventually(check: Any, seconds: float = 60) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def standin_stack(
+    prefix: str, db: str, pg_password: str, redis_password: str, redis_env: dict[str, str] | None = None
+) -> Any:
+    """The PostgreSQL (pgvector) and Redis stand-in images run on this machine's Docker engine as
+    <prefix>_db (database db) and <prefix>_redis (requirepass, AOF), each published on a free
+    loopback port; leftovers of an earlier run removed first, both removed afterwards. Yields
+    (db container, Redis container, PostgreSQL port, Redis port)."""
+    import docker  # only the tests that start containers need the SDK
+
+    engine = docker.from_env()
+    for old in engine.containers.list(all=True, filters={"name": prefix}):
+        old.remove(force=True)
+    pg_port, redis_port = free_port(), free_port()
+    postgres = engine.containers.run(
+        "integrador-test/pgvector:pg16",
+        name=f"{prefix}_db",
+        detach=True,
+        environment={"POSTGRES_PASSWORD": pg_password, "POSTGRES_DB": db},
+        ports={"5432/tcp": ("127.0.0.1", pg_port)},
+    )
+    redis = engine.containers.run(
+        "integrador-test/redis:7",
+        ["redis-server", "--requirepass", redis_password, "--appendonly", "yes"],
+        name=f"{prefix}_redis",
+        detach=True,
+        environment=redis_env or {},
+        ports={"6379/tcp": ("127.0.0.1", redis_port)},
+    )
+    try:
+        yield postgres, redis, pg_port, redis_port
+    finally:
+        postgres.remove(force=True)
+        redis.remove(force=True)

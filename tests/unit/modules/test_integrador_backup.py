@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 import redis as redis_client
 from ansible_adhoc import run_module
 from module_loader import ROOT, load
-from this_machine import eventually, free_port
+from this_machine import eventually, standin_stack
 
 probe = load(ROOT / "module_utils" / "integrador_probe.py", "integrador_probe_for_backup")
 PREFIX = "itest_unitbackup"
@@ -28,27 +27,9 @@ REDIS_PASSWORD = "unit-Backup-redis-9012"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, Any]]:
-    engine = docker.from_env()
-    for old in engine.containers.list(all=True, filters={"name": PREFIX}):
-        old.remove(force=True)
-    pg_port, redis_port = free_port(), free_port()
-    db = engine.containers.run(
-        "integrador-test/pgvector:pg16",
-        name=f"{PREFIX}_db",
-        detach=True,
-        environment={"POSTGRES_PASSWORD": PG_PASSWORD, "POSTGRES_DB": DB},
-        ports={"5432/tcp": ("127.0.0.1", pg_port)},
-    )
     # With a password, as make dev's Redis beyond loopback: redis-cli reads REDISCLI_AUTH.
-    rd = engine.containers.run(
-        "integrador-test/redis:7",
-        ["redis-server", "--requirepass", REDIS_PASSWORD, "--appendonly", "yes"],
-        name=f"{PREFIX}_redis",
-        detach=True,
-        environment={"REDISCLI_AUTH": REDIS_PASSWORD},
-        ports={"6379/tcp": ("127.0.0.1", redis_port)},
-    )
-    try:
+    with standin_stack(PREFIX, DB, PG_PASSWORD, REDIS_PASSWORD, {"REDISCLI_AUTH": REDIS_PASSWORD}) as started:
+        db, rd, _, redis_port = started
         assert eventually(lambda: probe.redis("127.0.0.1", redis_port, REDIS_PASSWORD)[0]), rd.logs(tail=30)
         # Over TCP: the image's first start runs initdb's server on the socket only, then restarts.
         ready = ["pg_isready", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", DB]
@@ -62,9 +43,6 @@ def stack() -> Iterator[dict[str, Any]]:
         )
         redis_client.Redis(port=redis_port, password=REDIS_PASSWORD).set("itest:order", "mesa-7")
         yield {"db": db, "redis": rd}
-    finally:
-        db.remove(force=True)
-        rd.remove(force=True)
 
 
 def backup(dest: Path, name: str, **extra: Any) -> Any:

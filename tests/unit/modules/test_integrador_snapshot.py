@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import psycopg2
 import pytest
 import redis as redis_client
@@ -19,7 +18,7 @@ from ansible_adhoc import run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
-from this_machine import eventually, free_port
+from this_machine import eventually, standin_stack
 
 snap = load(ROOT / "module_utils" / "integrador_snapshot.py", "integrador_snapshot_under_test")
 probe = load(ROOT / "module_utils" / "integrador_probe.py", "integrador_probe_for_snapshot")
@@ -32,25 +31,7 @@ DB = "menu_ops"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    engine = docker.from_env()
-    for old in engine.containers.list(all=True, filters={"name": PREFIX}):
-        old.remove(force=True)
-    pg_port, redis_port = free_port(), free_port()
-    db = engine.containers.run(
-        "integrador-test/pgvector:pg16",
-        name=f"{PREFIX}_db",
-        detach=True,
-        environment={"POSTGRES_PASSWORD": PG_PASSWORD, "POSTGRES_DB": DB},
-        ports={"5432/tcp": ("127.0.0.1", pg_port)},
-    )
-    rd = engine.containers.run(
-        "integrador-test/redis:7",
-        ["redis-server", "--requirepass", REDIS_PASSWORD, "--appendonly", "yes"],
-        name=f"{PREFIX}_redis",
-        detach=True,
-        ports={"6379/tcp": ("127.0.0.1", redis_port)},
-    )
-    try:
+    with standin_stack(PREFIX, DB, PG_PASSWORD, REDIS_PASSWORD) as (db, rd, pg_port, redis_port):
         assert eventually(lambda: probe.postgres("127.0.0.1", pg_port)[0]), db.logs(tail=30)
         assert eventually(lambda: probe.redis("127.0.0.1", redis_port, REDIS_PASSWORD)[0]), rd.logs(tail=30)
         # The ready probe answers during the image's first-start init: wait for the real server.
@@ -64,9 +45,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "state_dir": str(tmp_path_factory.mktemp("state")),
             "root": str(root),
         }
-    finally:
-        db.remove(force=True)
-        rd.remove(force=True)
 
 
 def _connects(port: int) -> bool:
