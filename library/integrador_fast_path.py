@@ -35,7 +35,7 @@ from ansible.module_utils.integrador_docker import DockerError, connect
 from ansible.module_utils.integrador_docker_context import resolve as resolve_docker_context
 from ansible.module_utils.integrador_env_state import leaves_as_is, started_records
 from ansible.module_utils.integrador_ports import port_in_use
-from ansible.module_utils.integrador_probe import docker_health, docker_start, http_get, postgres, redis
+from ansible.module_utils.integrador_probe import docker_start, http_get, postgres, redis
 from ansible.module_utils.integrador_reload_watch import ReloadWatch
 
 DOCUMENTATION = r"""
@@ -377,8 +377,6 @@ def probe(kind: str, target: dict[str, Any], password: str) -> tuple[bool, str]:
         )
     if kind == "redis":
         return redis(target["host"], int(target["port"]), password)
-    if kind == "docker":
-        return docker_health(target["docker_host"], target["name"])
     return http_get(target["url"])
 
 
@@ -501,8 +499,8 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
         for future in launched:
             future.result()
     started += stopped_units
-    # The health URLs, and Docker's own healthcheck of the containers started here
-    # (what docker ps and make status show; its 1 s interval has mostly passed by then).
+    # The health URLs (the containers answered above; Docker's own healthcheck, every 10 s,
+    # is what docker ps shows, and nothing waits for it).
     # A service this check started gets its whole timeout; one that was already running should
     # answer at once: one that does not within a few seconds (uvicorn --reload's reloader over a
     # dead worker) is the full converge's to repair, not worth a minute's wait here.
@@ -523,8 +521,6 @@ def check(params: dict[str, Any], stamp: dict[str, Any]) -> list[str]:
         )
         for s in services
     ]
-    timeouts = {c["name"]: float(c["timeout"]) for c in containers}
-    targets += [("docker", {"name": n, "docker_host": docker_host}, "", timeouts[n]) for n in stopped]
     wait(targets)
     if stale:
         # Each restarted service read the file as it is now (not an edit made meanwhile).

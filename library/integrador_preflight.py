@@ -31,6 +31,8 @@ from ansible.module_utils.integrador_ports import (
     port_problem,
     supervisor_roots,
 )
+from ansible.module_utils.integrador_probe import postgres as postgres_probe
+from ansible.module_utils.integrador_probe import redis as redis_probe
 from ansible.module_utils.integrador_python import (
     checkout_problem,
     find_interpreter,
@@ -40,6 +42,14 @@ from ansible.module_utils.integrador_python import (
     venv_problem,
     venv_python,
 )
+
+WILDCARD_TO_LOOPBACK = {
+    "0.0.0.0": "127.0.0.1",
+    "::": "::1",
+    "[::]": "::1",
+    "localhost": "127.0.0.1",
+    "": "127.0.0.1",
+}
 
 DOCUMENTATION = r"""
 module: integrador_preflight
@@ -113,8 +123,19 @@ options:
         type: list
         elements: str
       password:
-        description: Password the probe's verifier line is checked against (result C(password_current)).
+        description:
+          - Password the probe's verifier line is checked against (result C(password_current)), and
+            Redis' C(AUTH) before the C(PING) of O(containers[].answers).
         type: str
+      answers:
+        description:
+          - The protocol the container's published port speaks (V(postgres), V(redis)). A running
+            container that Docker does not (yet) report healthy is then asked directly on that port
+            (PostgreSQL's startup reply as C(pg_isready) judges it, Redis C(PING)), giving the
+            result's C(answering). Docker's healthcheck runs only every few seconds, so a container started a
+            moment ago is still "starting" to Docker while it already answers.
+        type: str
+        choices: [postgres, redis]
       data_mb:
         description:
           - MB the container's data still needs on Docker's data root (an Ollama's models), added to
@@ -232,7 +253,8 @@ docker:
 containers:
   description: Per container name, C(exists), C(running), C(health), C(labels), C(image_current) (the
     container runs the image the tag names now), C(volume_exists), C(port_ours), C(probe_rc), C(probe_output),
-    and C(password_current) when a password was given and the probe printed its verifier.
+    C(password_current) when a password was given and the probe printed its verifier, and C(answering)
+    (running, not unhealthy, and healthy to Docker or answering on its port, O(containers[].answers)).
   type: dict
   returned: always
 units:
@@ -440,6 +462,7 @@ class Preflight:
             "exists": False,
             "running": False,
             "health": "",
+            "answering": False,
             "labels": {},
             "port_ours": False,
         }
@@ -464,6 +487,7 @@ class Preflight:
                 image_current=attrs.get("Image") == image_id,
                 port_ours=running and any(str(b.get("HostPort")) == str(spec.get("port")) for b in bindings),
             )
+            state["answering"] = running and self.answering(spec, state["health"], state["port_ours"])
             if running and spec.get("probe"):
                 state["probe_rc"], output = self.exec_probe(client, spec["name"], spec["probe"])
                 # The verifier is a hash of the password: checked here, never returned.
@@ -479,6 +503,24 @@ class Preflight:
                 spec["port"], spec["bind_address"], spec.get("port_var"), f"the {spec['name']} container"
             )
         return state
+
+    @staticmethod
+    def answering(spec: dict[str, Any], health: str, port_ours: bool) -> bool:
+        """Healthy to Docker, or (still "starting" to it) answering on its own published port."""
+        if health == "healthy":
+            return True
+        if health == "unhealthy" or not spec.get("answers") or not port_ours:
+            return False
+        # A wildcard bind address is reached through loopback, as integrador_wait reaches it.
+        host = spec["bind_address"].strip()
+        host = WILDCARD_TO_LOOPBACK.get(host, host)
+        try:
+            port = int(spec["port"])
+        except (TypeError, ValueError):
+            return False
+        if spec["answers"] == "postgres":
+            return postgres_probe(host, port)[0]
+        return redis_probe(host, port, spec.get("password") or "")[0]
 
     @staticmethod
     def exec_probe(client: DockerClient, name: str, argv: list[str]) -> tuple[int, str]:
@@ -724,6 +766,7 @@ def main() -> None:
         "probe": {"type": "list", "elements": "str"},
         "password": {"type": "str", "no_log": True},
         "known_password": {"type": "str"},
+        "answers": {"type": "str", "choices": ["postgres", "redis"]},
         "data_mb": {"type": "int", "default": 0},
         "data_what": {"type": "str"},
     }

@@ -13,7 +13,6 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.integrador_probe import (
-    docker_health,
     docker_logs,
     docker_start,
     http_get,
@@ -93,12 +92,6 @@ options:
         description: Docker endpoint of the container.
         type: str
         default: unix:///var/run/docker.sock
-      docker_healthy:
-        description: >-
-          Also wait for Docker's healthcheck of the container to report healthy (for a role run
-          alone, which promises a healthy container; the stack's converge needs only the probe).
-        type: bool
-        default: false
       timeout:
         description: Seconds this target may take; the module's I(timeout) when not set.
         type: int
@@ -146,6 +139,13 @@ answers:
   description: The last answer of each target, by name.
   type: dict
   returned: always
+ready:
+  description: >-
+    Names of the targets that answered (all of them on success; on a failure the others: with
+    I(timeout=0), one round of probes that says which answer now).
+  type: list
+  elements: str
+  returned: always
 dead:
   description: Targets whose wait ended early because their uvicorn --reload worker exited (I(record)).
   type: list
@@ -159,13 +159,6 @@ seconds:
 
 
 def probe(target: dict[str, Any]) -> tuple[bool, str]:
-    ready, answer = answer_of(target)
-    if ready and target["docker_healthy"]:
-        return docker_health(target["docker_host"], target["container"])
-    return ready, answer
-
-
-def answer_of(target: dict[str, Any]) -> tuple[bool, str]:
     if target["kind"] == "postgres":
         return postgres(target["host"], target["port"], target["user"], target["database"])
     if target["kind"] == "redis":
@@ -199,7 +192,6 @@ def main() -> None:
                     "container": {"type": "str"},
                     "start": {"type": "bool", "default": False},
                     "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
-                    "docker_healthy": {"type": "bool", "default": False},
                     "timeout": {"type": "int"},
                     "record": {"type": "str"},
                 },
@@ -222,7 +214,11 @@ def main() -> None:
     to_start = [t for t in targets if t["start"]]
     if module.check_mode:
         module.exit_json(
-            changed=bool(to_start), started=[t["container"] for t in to_start], answers={}, seconds=0.0
+            changed=bool(to_start),
+            started=[t["container"] for t in to_start],
+            answers={},
+            ready=[],
+            seconds=0.0,
         )
 
     began = time.monotonic()
@@ -239,7 +235,11 @@ def main() -> None:
                 problems.append(mask(problem, secrets))
         if problems:
             module.fail_json(
-                msg="\n".join(problems), started=started, answers={}, seconds=time.monotonic() - began
+                msg="\n".join(problems),
+                started=started,
+                answers={},
+                ready=[],
+                seconds=time.monotonic() - began,
             )
 
     answers: dict[str, str] = {}
@@ -285,6 +285,7 @@ def main() -> None:
                 msg=mask("\n".join(lines), secrets),
                 started=started,
                 answers={k: mask(v, secrets) for k, v in answers.items()},
+                ready=sorted(t["name"] for t in targets if t not in pending),
                 dead=sorted(dead),
                 seconds=round(time.monotonic() - began, 2),
             )
@@ -293,6 +294,7 @@ def main() -> None:
         changed=bool(started),
         started=started,
         answers={k: mask(v, secrets) for k, v in answers.items()},
+        ready=sorted(t["name"] for t in targets),
         seconds=round(time.monotonic() - began, 2),
     )
 

@@ -139,21 +139,6 @@ def docker_start(docker_host: str, name: str) -> tuple[bool, str]:
     return status == 204, ""
 
 
-def docker_health(docker_host: str, name: str) -> tuple[bool, str]:
-    """Whether Docker's own healthcheck says healthy (a container without one: running)."""
-    try:
-        attrs = _client(docker_host, 10.0).inspect_container(name)
-    except DockerError as exc:
-        return False, str(exc)
-    state = (attrs or {}).get("State") or {}
-    if not state:
-        return False, f"no container {name}"
-    health = (state.get("Health") or {}).get("Status")
-    if health:
-        return health == "healthy", f"Docker health {health}"
-    return bool(state.get("Running")), f"Docker state {state.get('Status', '?')}"
-
-
 def docker_logs(docker_host: str, name: str, tail: int = 20) -> list[str]:
     """The last lines of a container's log (both streams, interleaved); empty when unreadable."""
     try:

@@ -403,6 +403,22 @@ def container(docker_client: docker.DockerClient, test_vars: dict[str, Any], rol
     return docker_client.containers.get(test_vars[f"{role}_container_name"])
 
 
+# Docker's healthcheck of both containers runs every 10 s (roles/*/vars/main.yml): a container
+# started a moment ago is "starting" to Docker until its first check, while it already answers.
+HEALTH_INTERVAL = 10
+
+
+def docker_health(docker_client: docker.DockerClient, name: str) -> str:
+    """Docker's health status of a container once its healthcheck has judged it ("starting"
+    ends at the first check that passes, or after three that fail): waits up to three intervals."""
+    deadline = time.monotonic() + 3 * HEALTH_INTERVAL + 5
+    while True:
+        status = docker_client.containers.get(name).attrs["State"].get("Health", {}).get("Status", "")
+        if status != "starting" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
+
+
 def ran_under(output: str, task: str) -> str:
     """The result lines (ok, changed, fatal) under every banner of a task; empty when skipped."""
     lines = []

@@ -66,15 +66,21 @@ def kv(test_vars: dict[str, Any]) -> redis.Redis:
     return redis_client(test_vars)
 
 
-def wait_healthy(docker_client: docker.DockerClient, name: str, timeout: float = 60) -> None:
+def wait_answering(test_vars: dict[str, Any], name: str, timeout: float = 60) -> None:
+    """Until the container started a moment ago answers on its published port: Redis PING (not
+    -LOADING), or a PostgreSQL query. (Docker's own healthcheck says "starting" for up to 10 s.)"""
     deadline = time.monotonic() + timeout
-    state: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        state = docker_client.containers.get(name).attrs["State"]
-        if state.get("Health", {}).get("Status") == "healthy":
+    while True:
+        try:
+            if name == test_vars["redis_container_name"]:
+                kv(test_vars).ping()
+            else:
+                sql(test_vars, "SELECT 1")
             return
-        time.sleep(0.5)
-    raise AssertionError(f"{name} not healthy within {timeout} s: {state}")
+        except (redis.RedisError, psycopg2.Error) as exc:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} did not answer within {timeout} s: {exc}") from exc
+            time.sleep(0.2)
 
 
 def endpoints_answer(test_vars: dict[str, Any], timeout: float = 60) -> None:

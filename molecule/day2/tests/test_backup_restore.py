@@ -9,7 +9,7 @@ from typing import Any
 
 import docker
 import pytest
-from stack import BACKUPS, backup_name, endpoints_answer, journal, kv, play, restore, sql, wait_healthy
+from stack import BACKUPS, backup_name, endpoints_answer, journal, kv, play, restore, sql, wait_answering
 
 TABLE = "itest_backup_probe"
 KEY = "itest:backup:probe"
@@ -102,7 +102,7 @@ def test_restore_gives_back_the_data_of_the_backup(
     # Redis loads its AOF on start: the restored keys must be in it, not only in memory.
     name = test_vars["redis_container_name"]
     docker_client.containers.get(name).restart(timeout=10)
-    wait_healthy(docker_client, name)
+    wait_answering(test_vars, name)
     assert kv(test_vars).get(KEY) == "original"
 
     # The data it replaced was backed up first: restoring that backup undoes the restore.

@@ -135,8 +135,13 @@ def _trim(value: Any) -> str:
     return str(value if value is not None else "").strip()
 
 
-def container_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of docker_container_info's loop results (item: {name, docker_host})."""
+def container_rows(
+    results: Iterable[Mapping[str, Any]], answering: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of docker_container_info's loop results (item: {name, docker_host}). answering: the
+    containers that answered when asked directly (integrador_wait's `ready`): one that Docker's
+    healthcheck, every 10 s, still calls "starting" is healthy when it answers."""
+    answered = set(answering or [])
     rows = []
     for r in results:
         item = r.get("item") or {}
@@ -164,6 +169,7 @@ def container_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
                 )
             )
             continue
+        name = item.get("name", "?")
         c = r.get("container") or {}
         s = c.get("State") or {}
         health = str((s.get("Health") or {}).get("Status") or "")
@@ -175,15 +181,16 @@ def container_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
         ]
         since = str((s.get("StartedAt") if running else s.get("FinishedAt")) or "")
         status = str(s.get("Status", ""))
+        starting_but_answering = health == "starting" and name in answered
         if health and running:
-            status += f" ({health})"
+            status += f" ({health}, answering)" if starting_but_answering else f" ({health})"
         if s.get("Status") == "exited":
             status += f" (code {s.get('ExitCode')})"
         rows.append(
             _row(
-                running and health in ("", "healthy"),
+                running and (health in ("", "healthy") or starting_but_answering),
                 "container",
-                item.get("name", "?"),
+                name,
                 status,
                 "-" if since.startswith("0001-") else since[:19].replace("T", " ") + " UTC",
                 ", ".join(
@@ -196,6 +203,17 @@ def container_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
             )
         )
     return rows
+
+
+def starting_containers(results: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Names of the running containers Docker's healthcheck still calls "starting"."""
+    names = []
+    for r in results:
+        state = (r.get("container") or {}).get("State") or {}
+        health = (state.get("Health") or {}).get("Status")
+        if r.get("exists") and state.get("Running") and health == "starting":
+            names.append(str((r.get("item") or {}).get("name", "?")))
+    return names
 
 
 def unit_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -409,6 +427,7 @@ class FilterModule:
             "day_two_copy_rows": copy_rows,
             "day_two_supervisor_units": supervisor_units,
             "day_two_container_rows": container_rows,
+            "day_two_starting_containers": starting_containers,
             "day_two_unit_rows": unit_rows,
             "day_two_endpoint_rows": endpoint_rows,
             "day_two_restore_row": restore_row,

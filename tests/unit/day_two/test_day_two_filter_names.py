@@ -18,6 +18,7 @@ NAMES = {
     "day_two_copy_rows": "copy_rows",
     "day_two_supervisor_units": "supervisor_units",
     "day_two_container_rows": "container_rows",
+    "day_two_starting_containers": "starting_containers",
     "day_two_unit_rows": "unit_rows",
     "day_two_endpoint_rows": "endpoint_rows",
     "day_two_restore_row": "restore_row",

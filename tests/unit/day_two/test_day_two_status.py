@@ -64,6 +64,32 @@ def test_unhealthy_exited_missing_and_unreachable_containers(day_two: ModuleType
     assert rows[3]["details"] == "Docker engine unix:///docker.sock did not answer: Error connecting"
 
 
+def test_starting_to_docker_is_healthy_only_when_it_answered_when_asked(day_two: ModuleType) -> None:
+    """Docker's healthcheck runs every 10 s: a container started a moment ago is "starting" to it;
+    status.yml asks it directly, and it is healthy when it answered (integrador_wait's ready)."""
+    starting = running("starting")
+    (asked,) = day_two.container_rows([starting], ["itest_db"])
+    assert asked["ok"] is True and asked["status"] == "running (starting, answering)"
+    (other,) = day_two.container_rows([starting], ["itest_redis"])
+    assert other["ok"] is False and other["status"] == "running (starting)"
+    # An answer does not make an unhealthy or a stopped container healthy.
+    (unhealthy,) = day_two.container_rows([running("unhealthy")], ["itest_db"])
+    assert unhealthy["ok"] is False and unhealthy["status"] == "running (unhealthy)"
+    stopped = running("starting")
+    stopped["container"]["State"].update(Status="exited", Running=False)
+    assert day_two.container_rows([stopped], ["itest_db"])[0]["ok"] is False
+
+
+def test_only_running_containers_docker_calls_starting_are_asked(day_two: ModuleType) -> None:
+    stopped = running("starting")
+    stopped["container"]["State"].update(Status="exited", Running=False)
+    redis = running("starting")
+    redis["item"] = {"name": "itest_redis", "docker_host": "unix:///docker.sock"}
+    results = [running(), running(""), running("unhealthy"), stopped, redis, {"item": DB, "exists": False}]
+    assert day_two.starting_containers(results) == ["itest_redis"]
+    assert day_two.starting_containers([{"item": DB, "msg": "engine down"}]) == []
+
+
 UNIT = {"unit": "integrador-api.service"}
 
 

@@ -213,35 +213,6 @@ def test_docker_start_is_changed_on_204_only(engine: Engine) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("state", "expected"),
-    [
-        (
-            {"Running": True, "Status": "running", "Health": {"Status": "healthy"}},
-            (True, "Docker health healthy"),
-        ),
-        (
-            {"Running": True, "Status": "running", "Health": {"Status": "starting"}},
-            (False, "Docker health starting"),
-        ),
-        ({"Running": True, "Status": "running"}, (True, "Docker state running")),
-        ({"Running": False, "Status": "exited"}, (False, "Docker state exited")),
-        ({"Running": False}, (False, "Docker state ?")),
-    ],
-)
-def test_docker_health_is_the_healthcheck_else_running(
-    engine: Engine, state: dict[str, Any], expected: tuple[bool, str]
-) -> None:
-    engine.answers[("GET", "/containers/db/json")] = (200, {"State": state})
-    assert probe.docker_health(engine.host, "db") == expected
-
-
-def test_docker_health_of_no_container_says_so(engine: Engine, tmp_path: Path) -> None:
-    assert probe.docker_health(engine.host, "ghost") == (False, "no container ghost")
-    ready, why = probe.docker_health(f"unix://{tmp_path}/none.sock", "db")
-    assert ready is False and why.startswith(f"Cannot reach the Docker engine at unix://{tmp_path}/none.sock")
-
-
 def test_docker_logs_are_the_last_lines(engine: Engine, tmp_path: Path) -> None:
     engine.answers[("GET", "/containers/db/json")] = (200, {"Config": {"Tty": False}})
     engine.answers[("GET", "/containers/db/logs")] = (200, frame(1, b"a\nb\n") + frame(2, b"c\n\xff\n"))

@@ -145,6 +145,24 @@ def test_module_starts_both_stopped_containers_and_waits_for_both(
 
     rc, result, output = run_wait({"targets": targets, "timeout": 60})
     assert rc == 0 and not result["changed"] and result["started"] == [], output
+    assert result["ready"] == sorted([pg["name"], rd["name"]]), result
+
+
+def test_timeout_0_is_one_round_that_says_which_target_answers(pg: dict[str, Any]) -> None:
+    """What make status asks a container Docker still calls "starting": one round, no wait."""
+    with contextlib.closing(socket.socket()) as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+        common = {"container": pg["name"], "docker_host": DOCKER_HOST}
+        targets = [
+            {"name": pg["name"], "kind": "postgres", "port": pg["port"], **common},
+            {"name": "nobody", "kind": "redis", "port": port, **common},
+        ]
+        # The json callback: the failure message quotes the task, which the minimal one's parse trips on.
+        run = run_module("integrador_wait", {"targets": targets, "timeout": 0})
+    assert run.rc != 0 and run.result.get("failed"), run.output
+    assert run.result["ready"] == [pg["name"]], run.output
+    assert run.result["seconds"] < 5, run.result
 
 
 def test_timeout_names_the_target_with_its_log_and_masks_the_secret(pg: dict[str, Any]) -> None:
