@@ -43,14 +43,6 @@ from ansible.module_utils.integrador_python import (
     venv_python,
 )
 
-WILDCARD_TO_LOOPBACK = {
-    "0.0.0.0": "127.0.0.1",
-    "::": "::1",
-    "[::]": "::1",
-    "localhost": "127.0.0.1",
-    "": "127.0.0.1",
-}
-
 DOCUMENTATION = r"""
 module: integrador_preflight
 short_description: Every preflight check of the Integrador stack in one run
@@ -511,9 +503,8 @@ class Preflight:
             return True
         if health == "unhealthy" or not spec.get("answers") or not port_ours:
             return False
-        # A wildcard bind address is reached through loopback, as integrador_wait reaches it.
-        host = spec["bind_address"].strip()
-        host = WILDCARD_TO_LOOPBACK.get(host, host)
+        # The probes reach a wildcard bind address through loopback (integrador_probe.loopback_for).
+        host = spec["bind_address"]
         try:
             port = int(spec["port"])
         except (TypeError, ValueError):

@@ -19,8 +19,19 @@ from ansible.module_utils.integrador_docker import DockerClient, DockerError
 PROBE_TIMEOUT = 1.0
 
 
+# A port published on a wildcard (or "localhost") is asked through loopback, as a client on this
+# machine reaches it.
+LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1", "localhost": "127.0.0.1", "": "127.0.0.1"}
+
+
+def loopback_for(host: str) -> str:
+    """Where a probe connects for a published address: loopback for a wildcard, else the address."""
+    host = host.strip()
+    return LOOPBACK.get(host, host)
+
+
 def _connect(host: str, port: int) -> socket.socket:
-    return socket.create_connection((host.strip("[]"), port), timeout=PROBE_TIMEOUT)
+    return socket.create_connection((loopback_for(host).strip("[]"), port), timeout=PROBE_TIMEOUT)
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:

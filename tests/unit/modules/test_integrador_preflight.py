@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
 from port_rule import expected_port_problem
-from test_integrador_probe import (
+from wire_servers import (
     Server,
     error_response,
     redis_answering,
@@ -287,27 +287,13 @@ def answering(spec: dict[str, Any], health: str = "starting", port_ours: bool = 
     return preflight.Preflight.answering(spec, health, port_ours)
 
 
-@pytest.fixture
-def listen() -> Iterator[Callable[[Callable[[socket.socket], None]], Server]]:
-    """Loopback stand-in servers answering the bytes a script writes (test_integrador_probe.py)."""
-    servers: list[Server] = []
-
-    def start(script: Callable[[socket.socket], None]) -> Server:
-        servers.append(Server(script))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
-
-
 def test_healthy_to_docker_answers_without_being_asked() -> None:
     # Nothing listens on that port: the answer is Docker's.
     assert answering({"answers": "postgres", "bind_address": "127.0.0.1", "port": 1}, "healthy") is True
 
 
-def test_starting_postgres_that_replies_is_answering(listen: Callable[..., Server]) -> None:
-    server = start_postgres(listen, b"R\x00\x00\x00\x08\x00\x00\x00\x00")  # AuthenticationOk
+def test_starting_postgres_that_replies_is_answering(serve: Callable[..., Server]) -> None:
+    server = start_postgres(serve, b"R\x00\x00\x00\x08\x00\x00\x00\x00")  # AuthenticationOk
     spec = {"answers": "postgres", "bind_address": "0.0.0.0", "port": str(server.port)}
     assert answering(spec) is True
     assert wait_received(server).startswith(startup_message("postgres", "postgres"))
@@ -317,13 +303,13 @@ def test_starting_postgres_that_replies_is_answering(listen: Callable[..., Serve
     assert answering({**spec, "answers": None}) is False
 
 
-def test_starting_postgres_still_starting_up_is_not_answering(listen: Callable[..., Server]) -> None:
+def test_starting_postgres_still_starting_up_is_not_answering(serve: Callable[..., Server]) -> None:
     reply = error_response(S="FATAL", C="57P03", M="the database system is starting up")
-    server = start_postgres(listen, reply)
+    server = start_postgres(serve, reply)
     assert answering({"answers": "postgres", "bind_address": "127.0.0.1", "port": server.port}) is False
 
 
-def test_starting_redis_is_asked_with_its_password(listen: Callable[..., Server]) -> None:
+def test_starting_redis_is_asked_with_its_password(serve: Callable[..., Server]) -> None:
     seen: list[bytes] = []
 
     def script(conn: socket.socket) -> None:
@@ -332,14 +318,14 @@ def test_starting_redis_is_asked_with_its_password(listen: Callable[..., Server]
         seen.append(conn.recv(65536))
         conn.sendall(b"+PONG\r\n")
 
-    server = listen(script)
+    server = serve(script)
     spec = {"answers": "redis", "bind_address": "localhost", "port": server.port, "password": "pw"}
     assert answering(spec) is True
     assert seen[0] == b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n"
 
 
-def test_starting_redis_loading_or_not_listening_is_not_answering(listen: Callable[..., Server]) -> None:
-    server = listen(redis_answering(b"-LOADING Redis is loading the dataset in memory\r\n"))
+def test_starting_redis_loading_or_not_listening_is_not_answering(serve: Callable[..., Server]) -> None:
+    server = serve(redis_answering(b"-LOADING Redis is loading the dataset in memory\r\n"))
     assert answering({"answers": "redis", "bind_address": "127.0.0.1", "port": server.port}) is False
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
