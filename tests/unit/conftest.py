@@ -19,3 +19,15 @@ if "MUTANT_UNDER_TEST" in os.environ:
     # every run (derandomize), so a run's score does not depend on luck; no example database.
     settings.register_profile("mutation", max_examples=20, derandomize=True, deadline=None, database=None)
     settings.load_profile("mutation")
+    # A test's own @settings(max_examples=N) would win over the profile: under mutation, N is
+    # capped at the profile's 20 too (the ports property ran 500 examples, the dotenv one 300, for
+    # every mutant of the functions they call: most of a run's time). The examples written out
+    # (@example) all run.
+    _settings_init = settings.__init__
+
+    def _capped(self: settings, parent: settings | None = None, **kwargs: object) -> None:
+        if isinstance(kwargs.get("max_examples"), int) and int(kwargs["max_examples"]) > 20:  # type: ignore[call-overload]
+            kwargs["max_examples"] = 20
+        _settings_init(self, parent, **kwargs)  # type: ignore[arg-type]
+
+    settings.__init__ = _capped  # type: ignore[method-assign]
