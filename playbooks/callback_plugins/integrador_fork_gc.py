@@ -34,5 +34,4 @@ class CallbackModule(CallbackBase):
         gc.freeze()
 
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
-        gc.collect(1)
-        gc.freeze()
+        self.v2_playbook_on_task_start(task, False)

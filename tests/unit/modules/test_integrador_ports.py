@@ -4,7 +4,6 @@ port probe works on IPv6 addresses as on IPv4 ones (real sockets)."""
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import os
 import socket
@@ -12,6 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
+import fake_supervisord
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -351,17 +351,6 @@ def test_a_process_that_does_not_exist_belongs_to_no_service() -> None:
     assert ports.owned_by(os.getpid(), [0, None, os.getpid()]) is True  # type: ignore[list-item]
 
 
-FAKE_SUPERVISORD = """
-import os, subprocess, time
-# A program: a group of its own whose parent is this supervisord (named so, sys.executable
-# is empty).
-python = os.readlink("/proc/self/exe")
-program = subprocess.Popen([python, "-c", "import time; time.sleep(60)"], process_group=0)
-print(program.pid, flush=True)
-time.sleep(60)
-"""
-
-
 @needs_proc
 def test_supervisor_roots_are_the_daemon_of_this_config_and_its_programs_groups(tmp_path: Any) -> None:
     conf = tmp_path / "supervisord.conf"
@@ -369,16 +358,8 @@ def test_supervisor_roots_are_the_daemon_of_this_config_and_its_programs_groups(
     assert ports.supervisor_roots(str(tmp_path), ["api"]) == set()  # no pid file
     (tmp_path / "supervisord.pid").write_text(f"{os.getpid()}\n")  # not a supervisord
     assert ports.supervisor_roots(str(tmp_path), ["api"]) == set()
-    daemon = subprocess.Popen(
-        ["supervisord", "-c", FAKE_SUPERVISORD, f"--configuration={conf}"],
-        executable=sys.executable,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    program = 0
-    try:
-        program = int(daemon.stdout.readline())  # type: ignore[union-attr]
-        (tmp_path / "supervisord.pid").write_text(f"{daemon.pid}\n")
+    with fake_supervisord.running(conf) as (daemon, program):
+        (tmp_path / "supervisord.pid").write_text(f"{daemon}\n")
         records = {
             "garbage": "not a pid",  # unreadable: skipped, the next still read
             "init": "1",  # never a program's group
@@ -388,18 +369,11 @@ def test_supervisor_roots_are_the_daemon_of_this_config_and_its_programs_groups(
         }
         for name, text in records.items():
             (tmp_path / f"{name}.pgid").write_text(text)
-        assert ports.supervisor_roots(str(tmp_path), list(records)) == {daemon.pid, program, 99_999_999}
+        assert ports.supervisor_roots(str(tmp_path), list(records)) == {daemon, program, 99_999_999}
         other = tmp_path / "other"
         other.mkdir()
-        (other / "supervisord.pid").write_text(f"{daemon.pid}\n")  # that daemon runs another config
+        (other / "supervisord.pid").write_text(f"{daemon}\n")  # that daemon runs another config
         assert ports.supervisor_roots(str(other), ["api"]) == set()
-    finally:
-        # The program is in a group of its own: the daemon's end leaves it running.
-        for pid in (daemon.pid, program):
-            if pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, 9)
-        daemon.wait()
 
 
 def test_a_bad_port_or_address_is_named_as_the_probe_names_it() -> None:

@@ -8,31 +8,20 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import locale
 import os
 import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fake_supervisord
 import pytest
 from ansible.module_utils import integrador_ports as ports  # loaded by conftest.py from module_utils/
+from c_locale import ascii_locale
 
 needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/net"), reason="Linux /proc")
-
-
-@contextlib.contextmanager
-def ascii_locale() -> Iterator[None]:
-    """The C locale (its codeset is ASCII), as a host without LANG gives it, restored after."""
-    saved = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
 
 
 def kill(pids: list[int]) -> None:
@@ -85,13 +74,6 @@ def test_the_systemd_cgroup_is_read_as_utf8_in_an_ascii_locale(
         assert ports._systemd_cgroup(31337) == "/user.slice/café.scope"
 
 
-FAKE_SUPERVISORD = """
-import os, subprocess, time
-python = os.readlink("/proc/self/exe")
-program = subprocess.Popen([python, "-c", "import time; time.sleep(60)"], process_group=0)
-print(program.pid, flush=True)
-time.sleep(60)
-"""
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")  # digits int() takes, no pid file's
 
 
@@ -99,25 +81,14 @@ ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")  # digits int
 def test_supervisor_records_are_ascii_digits_and_no_other_unicode_digits(tmp_path: Path) -> None:
     conf = tmp_path / "supervisord.conf"
     conf.write_text("[supervisord]\n")
-    daemon = subprocess.Popen(
-        ["supervisord", "-c", FAKE_SUPERVISORD, f"--configuration={conf}"],
-        executable=sys.executable,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    program = 0
-    try:
-        program = int(daemon.stdout.readline())  # type: ignore[union-attr]
-        (tmp_path / "supervisord.pid").write_text(f"{daemon.pid}\n")
+    with fake_supervisord.running(conf) as (daemon, program):
+        (tmp_path / "supervisord.pid").write_text(f"{daemon}\n")
         (tmp_path / "api.pgid").write_text(str(program), encoding="utf-8")
         (tmp_path / "worker.pgid").write_text(str(program).translate(ARABIC_INDIC), encoding="utf-8")
-        assert ports.supervisor_roots(str(tmp_path), ["api"]) == {daemon.pid, program}
-        assert ports.supervisor_roots(str(tmp_path), ["worker"]) == {daemon.pid}
-        (tmp_path / "supervisord.pid").write_text(f"{daemon.pid}\n".translate(ARABIC_INDIC), encoding="utf-8")
+        assert ports.supervisor_roots(str(tmp_path), ["api"]) == {daemon, program}
+        assert ports.supervisor_roots(str(tmp_path), ["worker"]) == {daemon}
+        (tmp_path / "supervisord.pid").write_text(f"{daemon}\n".translate(ARABIC_INDIC), encoding="utf-8")
         assert ports.supervisor_roots(str(tmp_path), ["api"]) == set()
-    finally:
-        kill([daemon.pid, program] if program else [daemon.pid])
-        daemon.wait()
 
 
 # --- The holder of a port: the search goes on past what it cannot read -----------------------------

@@ -5,35 +5,19 @@ a real locale and real process limits."""
 
 from __future__ import annotations
 
-import locale
 import os
 import resource
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from ansible.module_utils import integrador_alembic as alembic  # loaded by conftest.py from module_utils/
 from ansible.module_utils import integrador_python as pyenv
+from c_locale import ascii_locale
 
 FIX = (
     "Set python_env_venv to a folder of its own that does not exist yet (for example "
     "backend/.venv, or an absolute path such as ~/.venvs/integrador), or leave it empty."
 )
-
-
-@contextmanager
-def ascii_locale() -> Iterator[None]:
-    """The process's character locale is plain C (ASCII), as on a host without a UTF-8 locale."""
-    if sys.flags.utf8_mode:
-        pytest.skip("Python's UTF-8 mode ignores the locale")
-    saved = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
 
 
 @pytest.fixture

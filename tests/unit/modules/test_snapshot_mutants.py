@@ -6,12 +6,12 @@ RESP2 on the loopback (wire_servers.Server, as the probe's tests use), answering
 
 from __future__ import annotations
 
-import locale
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from c_locale import ascii_locale
 from module_loader import ROOT, load
 from wire_servers import Server
 
@@ -163,12 +163,8 @@ def test_git_branch_reads_utf8_names_whatever_the_locale(tmp_path: Path) -> None
     worktree = tmp_path / "worktree"
     worktree.mkdir()
     (worktree / ".git").write_text("gitdir: ../módulos/sub\n", encoding="utf-8")
-    before = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
+    with ascii_locale():
         branch, of_worktree = snap.git_branch(str(plain)), snap.git_branch(str(worktree))
-    finally:
-        locale.setlocale(locale.LC_CTYPE, before)
     assert (branch, of_worktree) == ("menú-café", "main")
 
 

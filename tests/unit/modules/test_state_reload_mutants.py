@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import locale
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from c_locale import ascii_locale
 from module_loader import ROOT, load
 
 load(ROOT / "module_utils" / "integrador_dotenv.py", "ansible.module_utils.integrador_dotenv")
@@ -34,19 +32,6 @@ linux_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Li
 
 def sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-@contextmanager
-def ascii_locale() -> Iterator[None]:
-    """The process's character locale is plain C (ASCII), as on a host without a UTF-8 locale."""
-    if sys.flags.utf8_mode:
-        pytest.skip("Python's UTF-8 mode ignores the locale")
-    saved = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
 
 
 # --- find_state ----------------------------------------------------------------------------------
