@@ -26,7 +26,7 @@ from ansible.parsing.dataloader import DataLoader
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from playbook_stubs import argv_recorder, backup_printing_runner, write_stub
+from playbook_stubs import argv_recorder, backup_printing_runner, received_backup, write_stub
 
 from integrador_cli import main
 from integrador_cli.main import cli, unsafe_extra_vars
@@ -509,8 +509,7 @@ def test_real_ansible_playbook_receives_backup_exactly(
             env={"BACKUP_OUT": str(out), "ANSIBLE_LOCAL_TEMP": str(tmp_path)},
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        # Bytes, not read_text(): universal newlines would turn a "\r" in the name into "\n".
-        assert out.read_bytes().decode("utf-8") == name
+        assert received_backup(out) == name
 
 
 # --- psql and redis-cli: the real settings playbook, a stand-in docker ------------------------

@@ -22,7 +22,7 @@ import pytest
 from ansible.parsing.dataloader import DataLoader
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from playbook_stubs import argv_recorder, backup_printing_runner, write_stub
+from playbook_stubs import argv_recorder, backup_printing_runner, received_backup, write_stub
 
 REPO = Path(__file__).resolve().parents[2]
 MAKE = ["make", "-s", "-C", str(REPO), "-o", ".venv/.requirements.txt"]
@@ -238,8 +238,7 @@ def test_real_ansible_playbook_receives_backup_exactly(
         env={"BACKUP_OUT": str(out), "ANSIBLE_LOCAL_TEMP": str(tmp_path)},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    # Bytes, not read_text(): universal newlines would turn a "\r" in the name into "\n".
-    assert out.read_bytes().decode("utf-8") == name
+    assert received_backup(out) == name
 
 
 # --- make help and the commands of a developer's day ---------------------------------------
