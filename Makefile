@@ -96,8 +96,10 @@ workstation: ## a bare laptop's prerequisites: Docker engine, Python 3 with venv
 images: ## build the local stand-in images and the laptops' wheelhouse the tests use (tests/images/build.sh)
 	tests/images/build.sh
 
-# Each stage prints its seconds ([stage] <name> <seconds> s), which .ci/run gathers.
-stage = t0=$$(date +%s); rc=0; { $(1); } || rc=$$?; echo "[stage] $(2) $$(( $$(date +%s) - t0 )) s"; exit $$rc
+# Each stage prints its seconds ([stage] <name> <seconds> s), which .ci/run gathers, and how
+# busy the CPUs were meanwhile (scripts/cpu_busy: all cores busy means more lanes cannot help).
+stage = t0=$$(date +%s); c0=$$(scripts/cpu_busy); rc=0; { $(1); } || rc=$$?; \
+	echo "[stage] $(2) $$(( $$(date +%s) - t0 )) s$$(scripts/cpu_busy $$c0)"; exit $$rc
 
 # .ansible-lint holds the profile (production) and reads .yamllint; .pre-commit-config.yaml runs the same.
 lint: $(STAMP) ## ansible-lint (production profile, .ansible-lint), yamllint through it, and ruff
