@@ -1,6 +1,6 @@
 """Filters of the day_two role: what the day-two verbs parse or lay out.
 
-Each takes what a module returned (docker_container_info, systemd_service,
+Each takes what a module returned (integrador_containers, systemd_service,
 the status probe, `redis-cli INFO`, a SHA256SUMS file) and never raises on
 free-form text: a line it cannot read is skipped, so a damaged file or an odd
 answer becomes a failed check with a message, not a traceback.
@@ -138,9 +138,11 @@ def _trim(value: Any) -> str:
 def container_rows(
     results: Iterable[Mapping[str, Any]], answering: Iterable[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Rows of docker_container_info's loop results (item: {name, docker_host}). answering: the
-    containers that answered when asked directly (integrador_wait's `ready`): one that Docker's
-    healthcheck, every 10 s, still calls "starting" is healthy when it answers."""
+    """Rows of integrador_containers' results (item {name, docker_host}, exists, container, as
+    docker_container_info's loop registers them; failed and msg for an engine that did not
+    answer). answering: the containers that answered when asked directly (integrador_wait's
+    `ready`): one that Docker's healthcheck, every 10 s, still calls "starting" is healthy when
+    it answers."""
     answered = set(answering or [])
     rows = []
     for r in results:
