@@ -117,6 +117,30 @@ def supervisor_units(
     return results
 
 
+def systemd_units(services: Iterable[Mapping[str, Any]], shown: Mapping[str, Any]) -> list[dict]:
+    """One `systemctl --user show --property=... -- unit...` run (its registered result) as
+    systemd_service's loop results ({item, status: {LoadState, ...}}), one per service in order:
+    each block of KEY=VALUE lines is matched to its unit by Id. A user manager that did not
+    answer (a non-zero exit, or no block for a unit) gives each service failed and msg, and no
+    status, as a failed systemd_service run did."""
+    blocks: dict[str, dict[str, str]] = {}
+    if not shown.get("rc"):
+        # Lines end at "\n" only: a value may hold any other character.
+        for block in re.split(r"\n[ \t]*\n", str(shown.get("stdout") or "")):
+            props = dict(line.partition("=")[::2] for line in block.split("\n") if "=" in line)
+            if props.get("Id"):
+                blocks[props["Id"]] = props
+    why = _trim(shown.get("stderr") or shown.get("msg") or "") or f"exit code {shown.get('rc')}"
+    results: list[dict] = []
+    for svc in services:
+        found = blocks.get(str(svc.get("unit")))
+        if found is None:
+            results.append({"item": svc, "failed": True, "msg": why})
+        else:
+            results.append({"item": svc, "status": found})
+    return results
+
+
 # --- status --------------------------------------------------------------------
 
 
@@ -428,6 +452,7 @@ class FilterModule:
             "day_two_backup_name": backup_name,
             "day_two_copy_rows": copy_rows,
             "day_two_supervisor_units": supervisor_units,
+            "day_two_systemd_units": systemd_units,
             "day_two_container_rows": container_rows,
             "day_two_starting_containers": starting_containers,
             "day_two_unit_rows": unit_rows,

@@ -17,6 +17,7 @@ NAMES = {
     "day_two_backup_name": "backup_name",
     "day_two_copy_rows": "copy_rows",
     "day_two_supervisor_units": "supervisor_units",
+    "day_two_systemd_units": "systemd_units",
     "day_two_container_rows": "container_rows",
     "day_two_starting_containers": "starting_containers",
     "day_two_unit_rows": "unit_rows",
