@@ -16,6 +16,8 @@ description:
     standard library only), one connection per engine, and returns one result per container in
     the shape a loop of C(community.docker.docker_container_info) registers (C(item), C(exists),
     C(container)), so what reads such results reads these.
+  - The list is returned as C(inspected), not C(results), for C(no_log) to hide it - Ansible
+    keeps a result's C(results) key through C(no_log), taking it for a loop's.
   - One module run instead of one per container, and no Docker SDK to import. Every day-two verb
     inspects the containers (playbooks/backup.yml, restore.yml, down.yml, status.yml).
   - Fails when an engine does not answer, naming it; the results are returned then too, each
@@ -47,10 +49,11 @@ EXAMPLES = r"""
   register: __containers
   # Each result carries the container's environment and command line (passwords).
   no_log: true
+# __containers.inspected[0].container.State.Running, ...
 """
 
 RETURN = r"""
-results:
+inspected:
   description:
     - One per entry of I(containers), in order. C(item) is the entry as given. C(exists) and
       C(container) (the inspection, or null when there is no such container) are there when its
@@ -104,9 +107,9 @@ def main() -> None:
     if failed:
         first = failed[0]
         module.fail_json(
-            msg=f"Cannot inspect the container {first['item']['name']}: {first['msg']}", results=results
+            msg=f"Cannot inspect the container {first['item']['name']}: {first['msg']}", inspected=results
         )
-    module.exit_json(changed=False, results=results)
+    module.exit_json(changed=False, inspected=results)
 
 
 if __name__ == "__main__":

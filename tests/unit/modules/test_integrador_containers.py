@@ -6,16 +6,19 @@ filters read (item, exists, container; failed and msg for an engine that does no
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ansible_adhoc import run_module
+from ansible_adhoc import REPO, run_module
 
 IMAGE = "integrador-test/base:trixie"  # tests/images/build.sh
 ENGINE = "unix:///var/run/docker.sock"
+SECRET = "itest-containers-secret-7Qw"
 
 
 def cli(*args: str) -> str:
@@ -25,7 +28,7 @@ def cli(*args: str) -> str:
 @pytest.fixture
 def running() -> Iterator[str]:
     name = f"itest_containers_{uuid.uuid4().hex[:10]}"
-    cli("run", "-d", "--name", name, "-e", "ITEST_SECRET=s3cret", IMAGE, "sleep", "600")
+    cli("run", "-d", "--name", name, "-e", f"ITEST_SECRET={SECRET}", IMAGE, "sleep", "600")
     try:
         yield name
     finally:
@@ -53,8 +56,8 @@ def test_each_container_is_inspected_in_order_as_the_engine_holds_it(running: st
     assert run.rc == 0, run.output
     result = run.result
     assert result["changed"] is False
-    first, second, third = result["results"]
-    assert [r["item"] for r in result["results"]] == wanted
+    first, second, third = result["inspected"]
+    assert [r["item"] for r in result["inspected"]] == wanted
     witness = json.loads(cli("inspect", running))[0]
     assert first["exists"] is True
     assert first["container"]["Id"] == witness["Id"]
@@ -64,7 +67,7 @@ def test_each_container_is_inspected_in_order_as_the_engine_holds_it(running: st
     assert third["exists"] is True
     assert third["container"]["Id"] == json.loads(cli("inspect", stopped))[0]["Id"]
     assert third["container"]["State"]["Running"] is False
-    assert not any("failed" in r for r in result["results"])
+    assert not any("failed" in r for r in result["inspected"])
 
 
 def test_an_engine_that_does_not_answer_fails_naming_it_and_gives_each_its_result(
@@ -84,7 +87,7 @@ def test_an_engine_that_does_not_answer_fails_naming_it_and_gives_each_its_resul
         f"Cannot inspect the container a: Cannot reach the Docker engine at {dead} (there is no socket"
         in (result["msg"])
     ), result
-    one, two, three = result["results"]
+    one, two, three = result["inspected"]
     assert one["failed"] is True and three["failed"] is True and one["msg"] == three["msg"]
     assert "exists" not in one and "exists" not in three
     # The engine that answers is still read.
@@ -97,3 +100,46 @@ def test_an_entry_without_a_name_is_refused() -> None:
     assert "Each entry of containers needs a name (entries [0, 1] have none)." in run.result["msg"], (
         run.result
     )
+
+
+def test_no_log_hides_the_inspection_even_with_vvv(running: str, tmp_path: Path) -> None:
+    """The inspection holds the container's environment (POSTGRES_PASSWORD, --requirepass): the
+    day-two verbs register it with no_log. Ansible keeps a result's `results` key through no_log
+    (a loop's), so the module must not return the list under that name."""
+    playbook = tmp_path / "inspect.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Containers are inspected\n      integrador_containers:\n"
+        f"        containers: [{{name: {running}, docker_host: '{ENGINE}'}}]\n"
+        "      register: found\n      no_log: true\n"
+        "    - name: The inspection is there\n      ansible.builtin.assert:\n"
+        f"        that: \"'ITEST_SECRET={SECRET}' in found.inspected[0].container.Config.Env\"\n"
+    )
+    env = dict(
+        os.environ,
+        ANSIBLE_LIBRARY=str(REPO / "library"),
+        ANSIBLE_MODULE_UTILS=str(REPO / "module_utils"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="0",
+    )
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-vvv",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            str(playbook),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "censored" in proc.stdout
+    assert SECRET not in proc.stdout + proc.stderr
