@@ -196,7 +196,12 @@ def test_a_client_without_password_sends_no_auth(server: int) -> None:
 def test_closed_broken_and_silent_connections_are_named(server: int) -> None:
     client = snap.Redis("127.0.0.1", server, PASSWORD, timeout=5)
     assert client.call("QUIT") == b"OK"
-    with pytest.raises(snap.RespError, match=r"^Redis closed the connection$"):
+    # The server has closed its end: the PING's bytes reach a closed socket, and the answer is
+    # its end of file, or its reset when they arrive first (seen in CI): both are named.
+    with pytest.raises(
+        snap.RespError,
+        match=r"^(Redis closed the connection|the connection to Redis broke \(.*Connection reset by peer\))$",
+    ):
         client.call("PING")
     client.close()
     with pytest.raises(snap.RespError, match=r"^the connection to Redis broke \(.*Bad file descriptor"):
