@@ -41,6 +41,19 @@ def _result(stdout: str, output: str, callback: str) -> dict[str, Any]:
         return {}
 
 
+def repo_env(**more: str) -> dict[str, str]:
+    """This process' environment with this repository's library/ and module_utils/, no colour
+    and no localhost warning (and `more`): what an ansible or ansible-playbook run here needs."""
+    return dict(
+        os.environ,
+        ANSIBLE_LIBRARY=str(REPO / "library"),
+        ANSIBLE_MODULE_UTILS=str(REPO / "module_utils"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        **more,
+    )
+
+
 def run_module(
     module: str,
     args: dict[str, Any],
@@ -55,12 +68,7 @@ def run_module(
     callback: `json` (the result, structured) or `minimal` (what a user sees from an ad-hoc run:
     `localhost | CHANGED => {...}`, diffs as text). env: more environment variables.
     """
-    environ = dict(
-        os.environ,
-        ANSIBLE_LIBRARY=str(REPO / "library"),
-        ANSIBLE_MODULE_UTILS=str(REPO / "module_utils"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="0",
+    environ = repo_env(
         ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
         ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
         ANSIBLE_STDOUT_CALLBACK=f"ansible.builtin.{callback}",

@@ -6,7 +6,6 @@ filters read (item, exists, container; failed and msg for an engine that does no
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -14,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ansible_adhoc import REPO, run_module
+from ansible_adhoc import repo_env, run_module
 
 IMAGE = "integrador-test/base:trixie"  # tests/images/build.sh
 ENGINE = "unix:///var/run/docker.sock"
@@ -115,13 +114,6 @@ def test_no_log_hides_the_inspection_even_with_vvv(running: str, tmp_path: Path)
         "    - name: The inspection is there\n      ansible.builtin.assert:\n"
         f"        that: \"'ITEST_SECRET={SECRET}' in found.inspected[0].container.Config.Env\"\n"
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_LIBRARY=str(REPO / "library"),
-        ANSIBLE_MODULE_UTILS=str(REPO / "module_utils"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="0",
-    )
     proc = subprocess.run(
         [
             str(Path(sys.executable).with_name("ansible-playbook")),
@@ -134,7 +126,7 @@ def test_no_log_hides_the_inspection_even_with_vvv(running: str, tmp_path: Path)
             f"ansible_python_interpreter={sys.executable}",
             str(playbook),
         ],
-        env=env,
+        env=repo_env(),
         capture_output=True,
         text=True,
         check=False,
