@@ -9,6 +9,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from hypothesis import settings as _hypothesis_settings
+
+# No per-example deadline: the unit tests run beside the Molecule scenarios (`make test`), on
+# cores the scenarios keep busy, where an example's wall time says nothing about the code. What
+# a test must bound in time it bounds itself (its own timeouts).
+_hypothesis_settings.register_profile("suite", deadline=None)
+_hypothesis_settings.load_profile("suite")
+
 if "MUTANT_UNDER_TEST" in os.environ:
     # Under `make mutation` (mutmut) only: its mutants reach the files the tests load by path.
     import mutation_names
