@@ -106,34 +106,42 @@ def redis(host: str, port: int, password: str = "") -> tuple[bool, str]:
     loading its AOF answers -LOADING: not ready. The password goes in a RESP
     array, so any character in it arrives as it is; it is never returned."""
     try:
+        auth = _resp("AUTH", password) if password else b""
+    except UnicodeError:
+        return False, "the password cannot be sent: it is not text UTF-8 can encode"
+    try:
         with _connect(host, port) as sock:
-            if password:
-                sock.sendall(_resp("AUTH", password))
+            if auth:
+                sock.sendall(auth)
                 answer = _resp_line(sock)
                 if not answer.startswith("+"):
                     return False, f"AUTH refused: {answer[:120]}"
             sock.sendall(_resp("PING"))
             answer = _resp_line(sock)
             return answer == "+PONG", answer[:120] or "no answer"
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a host no socket can take (UnicodeError, NUL)
         return False, str(exc) or type(exc).__name__
 
 
 def http_get(url: str, accept: tuple[int, ...] | list[int] = (200,)) -> tuple[bool, str]:
     """An accepted status (200) from url, asked directly (never through http_proxy: the
     services are local)."""
-    parts = urllib.parse.urlsplit(url)
-    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = conn_class(parts.hostname or "127.0.0.1", parts.port, timeout=PROBE_TIMEOUT)
+    conn = None
     try:
+        # A URL whose port or host no socket can take (port 99999, an unclosed "[") raises
+        # ValueError here or at the connect (UnicodeError is one): not ready, with the reason.
+        parts = urllib.parse.urlsplit(url)
+        conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = conn_class(parts.hostname or "127.0.0.1", parts.port, timeout=PROBE_TIMEOUT)
         conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         response = conn.getresponse()
         response.read()
         return response.status in accept, f"HTTP {response.status}"
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         return False, str(exc) or type(exc).__name__
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
 # The engine is reached through our one Docker access layer (module_utils/integrador_docker).

@@ -269,3 +269,36 @@ def test_a_wildcard_or_localhost_is_asked_through_loopback(published: str, asked
 def test_a_port_published_on_the_wildcard_is_probed(serve: Callable[..., Server]) -> None:
     server = start_postgres(serve, b"R\x00\x00\x00\x08\x00\x00\x00\x00")
     assert probe.postgres("0.0.0.0", server.port) == (True, "accepting connections")
+
+
+# --- Addresses no socket can take -------------------------------------------------------------
+# A probe's host, URL and password come from the user's settings; one that cannot even be encoded
+# is a server that cannot be reached, said as such, never a traceback of the module that probed.
+UNREACHABLE_HOSTS = [
+    "ü" * 70,  # an IDNA label over 63 characters (UnicodeError)
+    "a..b",  # an empty IDNA label (UnicodeError)
+    "\udc80",  # a lone surrogate (UnicodeEncodeError)
+    "host\x00name",  # a NUL byte (ValueError from getaddrinfo)
+]
+
+
+@pytest.mark.parametrize("host", UNREACHABLE_HOSTS)
+def test_a_host_no_socket_can_take_is_not_ready_with_the_reason(host: str) -> None:
+    for ready, why in (
+        probe.postgres(host, 5432),
+        probe.redis(host, 6379),
+        probe.http_get(f"http://{host}:80/"),
+    ):
+        assert ready is False and why, (host, why)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/", "http://127.0.0.1:x/", "http://[::1/health"])
+def test_a_url_with_an_impossible_address_is_not_ready_with_the_reason(url: str) -> None:
+    ready, why = probe.http_get(url)
+    assert ready is False and why, (url, why)
+
+
+def test_a_password_that_cannot_be_encoded_is_not_ready_and_never_shown(serve: Callable[..., Server]) -> None:
+    server = serve(redis_answering(b"+OK\r\n+PONG\r\n"))
+    ready, why = probe.redis("127.0.0.1", server.port, "secret\udc80")
+    assert ready is False and why and "secret" not in why, why
