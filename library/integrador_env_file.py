@@ -312,7 +312,12 @@ def fragile_lines(bindings: list, text: str) -> str:
         f"line {b.line}" + (f" ({b.key})" if b.key else "")
         for b in bindings
         if b.error
-        or (b.value is not None and b.value_end - b.value_start >= 2 and text[b.value_end - 2] == "\\")
+        or (
+            b.value is not None
+            and b.value_end - b.value_start >= 2
+            and text[b.value_start] in "'\""  # quoted: an unquoted value has no closing quote
+            and text[b.value_end - 2] == "\\"
+        )
     ]
     return ", ".join(lines) if lines else "other lines"
 

@@ -102,6 +102,11 @@ def test_fragile_lines_looks_only_inside_the_value() -> None:
     assert fragile("A\\=\n") == "other lines"
 
 
+def test_fragile_lines_leaves_an_unquoted_value_ending_in_a_backslash_pair() -> None:
+    # Unquoted, nothing closes: the backslash cannot change how the next line reads.
+    assert fragile("A=\\x\nB=\\\\\n") == "other lines"
+
+
 # masked
 
 
