@@ -14,18 +14,24 @@ from ansible.module_utils.integrador_alembic import read_scripts
 from ansible.module_utils.integrador_docker import DockerError, connect
 from ansible.module_utils.integrador_snapshot import (
     NAME_RULE,
+    OWNER_AND_ACL_SED,
+    UNTOUCHED,
+    VECTOR_COLUMN_ERE,
     Redis,
     SnapshotError,
     db_name,
     db_prefix,
     decode_entries,
+    dump_kind,
     dump_redis,
     encode_entries,
     git_branch,
+    load_failure,
     load_redis,
     migration_snapshot_base,
     migrations_state,
     name_problem,
+    newer_dump,
     read_record,
     record,
     sql_ident,
@@ -45,6 +51,14 @@ description:
     the restore can be undone) and the scratch database to the live name; then Redis is flushed and
     given the snapshot's keys.
   - C(list) reports every snapshot of the live database; C(drop) removes one.
+  - C(import) loads the dump at I(file) (what C(pg_dump) writes, plain SQL, also gzipped, or the
+    custom, tar or directory format) into a scratch database with C(--no-owner --no-acl) (in plain SQL
+    its ownership and privilege statements commented out), stopping at the first error; checks that
+    it holds tables and every C(vector) column its schema declares, and that its Alembic revision is
+    among I(known_revisions); marks it so the API's next start migrates and never seeds it; then swaps
+    it in as C(restore) does, the live database kept as the automatic snapshot C(undo-<time>).
+    Redis is not changed. Any failure names the file (and the first failing statement), and the live
+    database is untouched.
   - C(before_migrations) compares the live database's Alembic revision with the scripts of
     I(alembic_config), read as text. Behind their heads, it takes an automatic snapshot named
     C(pre-<revision>), so that what the migrations change can be undone. At a revision the scripts do
@@ -57,7 +71,7 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [take, list, restore, drop, before_migrations]
+    choices: [take, list, restore, drop, before_migrations, import]
     required: true
   name:
     description:
@@ -106,11 +120,14 @@ options:
     description: Automatic snapshots kept after C(take) and C(restore) (named ones are never dropped).
     type: int
     default: 10
+  file:
+    description: For C(import), the dump (a file, or a directory-format dump's folder) on the managed host.
+    type: path
   known_revisions:
     description:
-      - For C(restore), the Alembic revisions of the checkout's migration scripts. A snapshot taken at a
-        revision not among them (on another branch) is refused before anything changes, as the API's
-        C(alembic upgrade head) would fail on it.
+      - For C(restore) and C(import), the Alembic revisions of the checkout's migration scripts. A
+        snapshot or dump at a revision not among them (on another branch) is refused before anything
+        changes, as the API's C(alembic upgrade head) would fail on it.
       - Omitted (null), the revision is not checked (a checkout without Alembic, or scripts not read).
     type: list
     elements: str
@@ -145,9 +162,13 @@ revision:
   type: str
   returned: before_migrations
 undo:
-  description: The automatic snapshot holding the data a restore replaced.
+  description: The automatic snapshot holding the data a restore or an import replaced.
   type: str
-  returned: restore
+  returned: restore, import
+imported:
+  description: What C(import) loaded (kind, tables, vector_columns, revision).
+  type: dict
+  returned: import
 dropped:
   description: Automatic snapshots dropped to keep I(keep).
   type: list
@@ -214,8 +235,8 @@ class Stack:
                 break
         raise SnapshotError(f"PostgreSQL could not copy database {source} ({last})")
 
-    def revision(self) -> str:
-        db = self.p["database"]
+    def revision(self, database: str = "") -> str:
+        db = database or self.p["database"]
         if not self.sql("SELECT to_regclass('alembic_version') IS NOT NULL", database=db).strip() == "t":
             return ""
         rows = self.sql("SELECT version_num FROM alembic_version ORDER BY version_num", database=db)
@@ -327,27 +348,8 @@ class Stack:
         swapped = False
         try:
             self.write_redis(undo, encode_entries(dump_redis(client)))
-            meta = self.record(taken, False)
-            last = ""
-            for _ in range(ATTEMPTS):
-                # One transaction: the scratch copy has the live name, or nothing changed.
-                code, out, err = self.psql(
-                    "BEGIN; "
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    f"WHERE datname = {sql_literal(live)} AND pid <> pg_backend_pid(); "
-                    f"ALTER DATABASE {sql_ident(live)} RENAME TO {sql_ident(undo_db)}; "
-                    f"ALTER DATABASE {sql_ident(scratch)} RENAME TO {sql_ident(live)}; "
-                    f"COMMENT ON DATABASE {sql_ident(undo_db)} IS {sql_literal(meta)}; "
-                    "COMMIT;"
-                )
-                if code == 0:
-                    swapped = True
-                    break
-                last = err.strip() or out.strip()
-                if "is being accessed by other users" not in last:
-                    break
-            if not swapped:
-                raise SnapshotError(f"PostgreSQL could not swap the databases, nothing changed ({last})")
+            self.swap_in(scratch, undo_db, self.record(taken, False))
+            swapped = True
             return load_redis(client, entries)
         finally:
             client.close()
@@ -355,6 +357,173 @@ class Stack:
                 if os.path.exists(self.redis_file(undo)):
                     os.unlink(self.redis_file(undo))
                 self.psql(f"DROP DATABASE IF EXISTS {sql_ident(scratch)} WITH (FORCE)")
+
+    def swap_in(self, scratch: str, undo_db: str, meta: str) -> None:
+        """In one transaction, the live database becomes undo_db (a snapshot, with record meta) and
+        scratch takes the live name; or, when it cannot, nothing changed (SnapshotError)."""
+        live, last = self.p["database"], ""
+        for _ in range(ATTEMPTS):
+            code, out, err = self.psql(
+                "BEGIN; "
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                f"WHERE datname = {sql_literal(live)} AND pid <> pg_backend_pid(); "
+                f"ALTER DATABASE {sql_ident(live)} RENAME TO {sql_ident(undo_db)}; "
+                f"ALTER DATABASE {sql_ident(scratch)} RENAME TO {sql_ident(live)}; "
+                f"COMMENT ON DATABASE {sql_ident(undo_db)} IS {sql_literal(meta)}; "
+                "COMMIT;"
+            )
+            if code == 0:
+                return
+            last = err.strip() or out.strip()
+            if "is being accessed by other users" not in last:
+                break
+        raise SnapshotError(f"PostgreSQL could not swap the databases, nothing changed ({last})")
+
+    # --- make import-db ---------------------------------------------------------------------------
+
+    def in_container(self, argv: list[str]) -> tuple[int, str, str]:
+        try:
+            code, out, err = self.docker.exec_run(self.p["container"], argv)
+        except DockerError as exc:
+            raise SnapshotError(f"{argv[0]} in {self.p['container']} could not run: {exc}") from exc
+        return code, out.decode(errors="replace"), err.decode(errors="replace")
+
+    def import_dump(self, path: str, known: list[str] | None, undo: str, taken: str) -> dict[str, Any]:
+        """The dump at path loaded into a scratch database, checked, then swapped in for the live
+        database, which is kept as the automatic snapshot `undo` (with the current Redis keys, so
+        restore-snapshot puts both back). Nothing live changes before the swap."""
+        kind, gzipped = dump_kind(path)
+        live, user = self.p["database"], self.p["user"]
+        scratch = db_prefix(live) + "importing"  # not a valid snapshot name: never listed as one
+        # One folder per run; an earlier run's (killed mid-way) is removed first.
+        stage = f"/tmp/integrador-import-{os.getpid()}-{int(time.time())}"
+        self.in_container(["sh", "-c", 'rm -rf /tmp/integrador-import-*; mkdir -p "$1"', "sh", stage])
+        self.sql(f"DROP DATABASE IF EXISTS {sql_ident(scratch)} WITH (FORCE)")
+        swapped = False
+        try:
+            try:
+                self.docker.copy_in(self.p["container"], path, stage)
+            except OSError as exc:
+                raise SnapshotError(
+                    f"{path} cannot be read ({exc.strerror or exc}): make it readable for this user. "
+                    + UNTOUCHED
+                ) from None
+            inner = f"{stage}/{os.path.basename(path.rstrip('/')) or 'dump'}"
+            if gzipped and kind != "plain":
+                unzip = ["sh", "-c", 'gzip -dc "$1" > "$1.raw"', "sh", inner]
+                self.check(path, self.in_container(unzip), kind)
+                inner += ".raw"
+            reader = 'gzip -dc "$1"' if gzipped and kind == "plain" else 'cat "$1"'
+            self.sql(f"CREATE DATABASE {sql_ident(scratch)}")
+            if kind == "plain":
+                # bash for pipefail: a dump that breaks off (a damaged .gz) fails the load.
+                load = [
+                    "bash", "-c",
+                    f'set -o pipefail; {reader} | sed -E "$2" | psql --no-psqlrc -X -q -v ON_ERROR_STOP=1 '
+                    '--single-transaction -U "$3" -d "$4" -f -',
+                    "bash", inner, OWNER_AND_ACL_SED, user, scratch,
+                ]  # fmt: skip
+                schema = f'{reader} | grep -cE -- "$2"; true'
+            else:
+                load = ["pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction",
+                        "-U", user, "-d", scratch, inner]  # fmt: skip
+                schema = 'pg_restore --schema-only -f - "$1" | grep -cE -- "$2"; true'
+            self.check(path, self.in_container(load), kind, gzipped)
+            tables = int(self.sql(TABLES_SQL, database=scratch).strip() or 0)
+            if tables == 0:
+                raise SnapshotError(f"{path} loaded, but it holds no table. {UNTOUCHED}")
+            _, counted, _ = self.in_container(["bash", "-c", schema, "bash", inner, VECTOR_COLUMN_ERE])
+            expected = int((counted.split() or ["0"])[-1])
+            vectors = int(self.sql(VECTOR_COLUMNS_SQL, database=scratch).strip() or 0)
+            if vectors < expected:
+                raise SnapshotError(
+                    f"{path} declares {expected} columns of type vector, and {vectors} came through the "
+                    f"load. {UNTOUCHED}"
+                )
+            revision = self.revision(scratch)
+            unknown = unknown_revisions(revision, known)
+            if unknown:
+                raise SnapshotError(
+                    f"{path} is at Alembic revision {', '.join(unknown)}, which the migration scripts of "
+                    "this checkout do not have: the API's `alembic upgrade head` would fail on it. Check out "
+                    "the branch that has it (`git log --all -S <revision>` finds it) and import again. "
+                    f"{UNTOUCHED}"
+                )
+            # The API's next start applies this checkout's migrations to it and never seeds it (the
+            # marks of python_env's integrador_prepare_database.py, docs/architecture.md#contracts).
+            self.sql(*PREPARED_FOR_IMPORT, database=scratch)
+            client = self.redis()
+            try:
+                self.write_redis(undo, encode_entries(dump_redis(client)))
+            finally:
+                client.close()
+            self.swap_in(scratch, db_name(live, undo), self.record(taken, False))
+            swapped = True
+            kind_seen = kind + (" (gzipped)" if gzipped else "")
+            return {"kind": kind_seen, "tables": tables, "vector_columns": vectors, "revision": revision}
+        finally:
+            self.in_container(["rm", "-rf", stage])
+            if not swapped:  # the live data is untouched: no undo snapshot, no scratch database
+                if os.path.exists(self.redis_file(undo)):
+                    os.unlink(self.redis_file(undo))
+                self.psql(f"DROP DATABASE IF EXISTS {sql_ident(scratch)} WITH (FORCE)")
+
+    def check(self, path: str, ran: tuple[int, str, str], kind: str, gzipped: bool = False) -> None:
+        """A load step's exit: SnapshotError naming the file, the first failing statement and why."""
+        code, out, err = ran
+        if code == 0:
+            return
+        line, error, statement = load_failure(kind, err or out)
+        if newer_dump(error):
+            major = self.sql("SHOW server_version_num").strip()[:-4] or "?"
+            raise SnapshotError(
+                f"{path} was written by a newer pg_dump than PostgreSQL {major} here reads ({error}): "
+                f"dump it again with pg_dump {major}, or in plain format (--format=plain). {UNTOUCHED}"
+            )
+        if line:
+            statement = statement_at(path, gzipped, line)
+        where = f" at line {line}" if line else ""
+        what = f" in `{statement}`" if statement else ""
+        raise SnapshotError(f"{path} could not be loaded{where}: {error}{what}. {UNTOUCHED}")
+
+
+def statement_at(path: str, gzipped: bool, line: int) -> str:
+    """The text of a plain dump's line (where psql stopped), cut to 200 characters."""
+    import gzip  # noqa: PLC0415
+
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:  # type: ignore[operator]
+            for number, text in enumerate(handle, 1):
+                if number == line:
+                    return text.strip()[:200]
+    except (OSError, EOFError):
+        pass
+    return ""
+
+
+TABLES_SQL = (
+    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname NOT LIKE 'pg_toast%'"
+)
+VECTOR_COLUMNS_SQL = (
+    "SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
+    "WHERE t.typname = 'vector' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+)
+# python_env's integrador_prepare_database.py keeps its marks in the database (schema
+# integrador_provisioning): an imported database gets "seed" (never seeded here) and loses
+# "migrations" (the next start runs `alembic upgrade head`), whatever the dump brought.
+PREPARED_FOR_IMPORT = (
+    "CREATE SCHEMA IF NOT EXISTS integrador_provisioning",
+    "CREATE TABLE IF NOT EXISTS integrador_provisioning.marks (name text PRIMARY KEY, value text NOT NULL,"
+    " recorded_at timestamptz NOT NULL DEFAULT now())",
+    "DELETE FROM integrador_provisioning.marks WHERE name = 'migrations'",
+    "INSERT INTO integrador_provisioning.marks (name, value) VALUES ('seed', 'imported by make import-db') "
+    "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, recorded_at = now()",
+)
 
 
 def free_name(base: str, taken: dict[str, Any]) -> str:
@@ -415,7 +584,7 @@ def main() -> None:
         argument_spec={
             "action": {
                 "type": "str",
-                "choices": ["take", "list", "restore", "drop", "before_migrations"],
+                "choices": ["take", "list", "restore", "drop", "before_migrations", "import"],
                 "required": True,
             },
             "name": {"type": "str", "default": ""},
@@ -430,6 +599,7 @@ def main() -> None:
             "root": {"type": "path", "default": ""},
             "keep": {"type": "int", "default": 10},
             "known_revisions": {"type": "list", "elements": "str", "default": None},
+            "file": {"type": "path"},
             "alembic_config": {"type": "str", "default": "backend/alembic.ini"},
         },
         supports_check_mode=True,
@@ -496,6 +666,20 @@ def main() -> None:
                     result["snapshot"] = stack.take(chosen, False, taken)
                     result["dropped"] = stack.prune(p["keep"], spare=chosen)
                     result["snapshots"] = stack.snapshots()
+        elif action == "import":
+            if not p["file"]:
+                module.fail_json(
+                    msg="Which dump? Give FILE=<path of what pg_dump wrote>.", snapshots=snapshots
+                )
+            undo = free_name("undo-" + time.strftime("%Y%m%d-%H%M%S", now), by_name)
+            result.update(changed=True, undo=undo, file=p["file"])
+            if module.check_mode:
+                kind, gzipped = dump_kind(p["file"])
+                result["imported"] = {"kind": kind + (" (gzipped)" if gzipped else "")}
+            else:
+                result["imported"] = stack.import_dump(p["file"], p["known_revisions"], undo, taken)
+                result["dropped"] = stack.prune(p["keep"], spare=undo)
+                result["snapshots"] = stack.snapshots()
         elif action in ("restore", "drop"):
             if name not in by_name:
                 known = ", ".join(s["name"] for s in snapshots) or "none yet (`make snapshot` takes one)"

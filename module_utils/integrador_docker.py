@@ -24,6 +24,7 @@ import socket
 import ssl
 import struct
 import tarfile
+import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -380,6 +381,34 @@ class DockerClient:
                 raise self._unreachable(exc) from None
         finally:
             conn.close()
+
+    def copy_in(self, name: str, source: str, folder: str) -> None:
+        """`docker cp source name:folder/`: a file or a directory (with what it holds) into an
+        existing folder of the container, under its own name. The tar is written to a temporary
+        file first and sent with its length, so memory holds a block of it, never the whole."""
+        url = "/containers/{}/archive?{}".format(quote(name, safe=""), urlencode({"path": folder}))
+        with tempfile.TemporaryFile() as archive:
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                tar.add(source, arcname=os.path.basename(source.rstrip("/")) or "dump")
+            size = archive.tell()
+            archive.seek(0)
+            conn = self._connection()
+            try:
+                try:
+                    conn.request(
+                        "PUT",
+                        url,
+                        body=archive,
+                        headers={"Content-Type": "application/x-tar", "Content-Length": str(size)},
+                    )
+                    response = conn.getresponse()
+                    data = response.read()
+                except (OSError, ValueError, http.client.HTTPException) as exc:
+                    raise self._unreachable(exc) from None
+                if response.status >= 400:
+                    raise self._error("PUT", url, response.status, data)
+            finally:
+                conn.close()
 
     def exec_run(self, name: str, argv: list[str]) -> tuple[int, bytes, bytes]:
         """Run argv in the running container (no TTY); its exit code, stdout and stderr."""

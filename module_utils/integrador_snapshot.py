@@ -314,3 +314,87 @@ def load_redis(client: Redis, entries: Iterable[tuple[int, bytes, int, bytes]]) 
             count += len(batch)
     client.call("SELECT", 0)
     return count
+
+
+# --- Imported dumps (make import-db) ------------------------------------------------------------
+# What pg_dump writes, told by its first bytes: plain SQL (also gzipped, as `pg_dump | gzip`
+# writes it), the custom format (magic PGDMP), the tar format (a tar holding toc.dat), the
+# directory format (a folder holding toc.dat). A gzipped custom or tar dump is accepted too.
+DUMP_KINDS = ("plain", "custom", "tar", "directory")
+SQL_START = re.compile(r"^\s*(--|/\*|SET |SELECT |CREATE |BEGIN|START |\\)", re.IGNORECASE | re.MULTILINE)
+# A column definition of type vector in pg_dump's CREATE TABLE (one column per line, indented,
+# the type schema-qualified or not): counted in the dump's schema and compared with the columns
+# of type vector the loaded database has. As grep -E reads it in the database's container.
+VECTOR_COLUMN_ERE = r"^[[:space:]]+[^[:space:]]+ ([^[:space:]]+\.)?vector(\([0-9]+\))?( |,|$)"
+# pg_dump's ownership and privilege statements name production's roles, which do not exist here;
+# commented out of a plain dump (same line count: an error's line number stays the file's), as
+# pg_restore's --no-owner --no-acl leave them out of the other formats.
+OWNER_AND_ACL_SED = (
+    r"s/^((ALTER [A-Z ]+ .* OWNER TO |GRANT |REVOKE |SECURITY LABEL ).*;)$/-- (import-db: skipped) \1/"
+)
+UNTOUCHED = "The current database was not touched."
+DUMP_HELP = (
+    "import-db takes what pg_dump writes: plain SQL (.sql, or .sql.gz), --format=custom (.dump), "
+    "--format=tar or --format=directory"
+)
+
+
+def dump_kind(path: str) -> tuple[str, bool]:
+    """(kind, gzipped) of the dump at path, from its first bytes; SnapshotError naming the file
+    when it is none of pg_dump's formats."""
+    import gzip  # noqa: PLC0415 (only this verb reads compressed files)
+
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "toc.dat")):
+            return "directory", False
+        raise SnapshotError(
+            f"{path} is a folder without toc.dat, not a directory-format dump. {DUMP_HELP}. {UNTOUCHED}"
+        )
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        gzipped = head[:2] == b"\x1f\x8b"
+        if gzipped:
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(4096)
+    except FileNotFoundError:
+        raise SnapshotError(
+            f"There is no file {path}: give FILE=<the path of the dump>. {UNTOUCHED}"
+        ) from None
+    except (OSError, EOFError) as exc:
+        raise SnapshotError(f"{path} cannot be read ({exc}). {DUMP_HELP}. {UNTOUCHED}") from None
+    if head.startswith(b"PGDMP"):
+        return "custom", gzipped
+    if head[257:262] == b"ustar" and head[:100].rstrip(b"\0") == b"toc.dat":
+        return "tar", gzipped
+    text = head.decode("utf-8", "ignore")
+    if b"\0" not in head and SQL_START.search(text.lstrip("\ufeff")):
+        return "plain", gzipped
+    raise SnapshotError(f"{path} is not a dump: its first bytes are {head[:16]!r}. {DUMP_HELP}. {UNTOUCHED}")
+
+
+PSQL_ERROR = re.compile(r"^psql:[^:\n]*:(\d+): (?:ERROR|FATAL):\s+(.*)$", re.MULTILINE)
+RESTORE_ERROR = re.compile(r"^pg_restore: error: (.*)$", re.MULTILINE)
+COMMAND_WAS = re.compile(r"^Command was: (.*)$", re.MULTILINE)
+
+
+def load_failure(kind: str, stderr: str) -> tuple[int, str, str]:
+    """(line, error, statement) of the first failure in psql's or pg_restore's stderr: line is the
+    plain dump's line number (0 when not known), statement what pg_restore says it ran ("" for psql:
+    the caller reads the line of the file)."""
+    if kind == "plain":
+        found = PSQL_ERROR.search(stderr)
+        if found:
+            return int(found.group(1)), found.group(2).strip(), ""
+    else:
+        found = RESTORE_ERROR.search(stderr)
+        if found:
+            command = COMMAND_WAS.search(stderr, found.end())
+            return 0, found.group(1).strip(), command.group(1).strip() if command else ""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    return 0, lines[0] if lines else "no message", ""
+
+
+def newer_dump(error: str) -> bool:
+    """pg_restore's words for an archive of a newer pg_dump than its own."""
+    return "unsupported version" in error
