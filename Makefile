@@ -21,10 +21,10 @@ comma := ,
 export PYTHONWARNINGS := $(if $(PYTHONWARNINGS),$(PYTHONWARNINGS)$(comma))ignore:::ansible._internal._ssh._ssh_agent
 # The command-line variables below are read raw ($(value)): exporting them as make
 # does for a command-line variable would expand them, running a $(shell ...) they hold.
-unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES SCENARIO NAME
+unexport PURGE BACKUP INSTANCE SERVICE FORMAT FOLLOW YES SCENARIO NAME FILE
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-quick venv lock images lint unit mutation molecule bench check status logs down backup restore restart reset psql redis-cli doctor workstation snapshot snapshots restore-snapshot drop-snapshot
+.PHONY: help dev test test-quick venv lock images lint unit mutation molecule bench check status logs down backup restore restart reset psql redis-cli doctor workstation snapshot snapshots restore-snapshot drop-snapshot import-db
 
 help: ## this list (the default); variables: INSTANCE=<name> (every stack command: a second stack, docs/day2.md), ARGS="<ansible-playbook arguments>"
 	@echo "Usage: make <command> [VARIABLE=value ...]"
@@ -34,7 +34,7 @@ help: ## this list (the default); variables: INSTANCE=<name> (every stack comman
 # The commands of a developer's day are aliases of `integrador <verb>` (integrador_cli/,
 # docs/day2.md#command-line). make's variables reach it raw, through the environment ($(value)
 # expands nothing, so a value that looks like make or shell code stays text), mapped to its
-# options: INSTANCE to --instance, SERVICE to --service, BACKUP to --backup, NAME to --name, FORMAT, FOLLOW,
+# options: INSTANCE to --instance, SERVICE to --service, BACKUP to --backup, NAME to --name, FILE to --file, FORMAT, FOLLOW,
 # PURGE and YES to hidden --make-* options that take make's words (1, true, yes in any case are
 # yes; empty, 0, false, no are no; anything else stops), ARGS after `--`, CONVERGE to --converge.
 # The CLI checks every value before a playbook runs and names the variable (`INSTANCE=B is not a
@@ -48,6 +48,7 @@ export INTEGRADOR_MAKE_PURGE = $(value PURGE)
 export INTEGRADOR_MAKE_YES = $(value YES)
 export INTEGRADOR_MAKE_BACKUP = $(value BACKUP)
 export INTEGRADOR_MAKE_NAME = $(value NAME)
+export INTEGRADOR_MAKE_FILE = $(value FILE)
 # (make -n before the first make installed it: the command is printed, as make -n prints the rest.)
 integrador = $(if $(findstring n,$(firstword -$(MAKEFLAGS))),$(if $(wildcard $(VENV)/bin/integrador),,echo ))$(VENV)/bin/integrador --make --converge='$(CONVERGE)'
 instance = --instance="$$INTEGRADOR_MAKE_INSTANCE"
@@ -170,6 +171,9 @@ restore-snapshot: $(STAMP) ## put snapshot NAME=<name> back (the data it replace
 
 drop-snapshot: $(STAMP) ## remove snapshot NAME=<name>
 	@+$(integrador) drop-snapshot $(instance) --name="$$INTEGRADOR_MAKE_NAME" -- $(ARGS)
+
+import-db: $(STAMP) ## load FILE=<what pg_dump wrote> in place of the database (checked first; the replaced one becomes snapshot undo-<time>)
+	@+$(integrador) import-db $(instance) --file="$$INTEGRADOR_MAKE_FILE" -- $(ARGS)
 
 psql: $(STAMP) ## interactive psql on menu_ops as the configured user (piped input works: echo 'select 1' | make psql)
 	@+$(integrador) psql $(instance) -- $(ARGS)

@@ -533,10 +533,10 @@ def backup(rt: Runtime, instance: str, verbose: int) -> None:
     rt.finish(rt.run(rt.playbook("playbooks/backup.yml", instance=instance, verbose=verbose)))
 
 
-def unsafe_extra_vars(backup: str) -> str:
-    """An extra-vars file's text that gives `backup` exactly: a YAML double-quoted string (ASCII,
-    \\U escapes) inside a mapping tagged !unsafe, so that Ansible neither templates it nor reads
-    "0" or "yes" as a number or a boolean (a tag on the string itself would). No command-line
+def unsafe_extra_vars(backup: str, key: str = "backup") -> str:
+    """An extra-vars file's text that gives `key: backup` exactly: a YAML double-quoted string
+    (ASCII, \\U escapes) inside a mapping tagged !unsafe, so that Ansible neither templates it nor
+    reads "0" or "yes" as a number or a boolean (a tag on the string itself would). No command-line
     form of -e can say all that."""
     out = ""
     for char in backup:
@@ -546,7 +546,7 @@ def unsafe_extra_vars(backup: str) -> str:
             out += char
         else:
             out += f"\\U{ord(char):08x}"
-    return '!unsafe {"backup": "' + out + '"}\n'
+    return '!unsafe {"' + key + '": "' + out + '"}\n'
 
 
 yes_option = click.option("--yes", "-y", is_flag=True, help="Go on without asking (make: YES=1).")
@@ -739,6 +739,47 @@ def restore_snapshot(rt: Runtime, instance: str, verbose: int, snapshot_name: st
     which the summary names (restore that one to go back)."""
     need_name(rt, snapshot_name, "restore-snapshot")
     rt.finish(rt.run(snapshot_playbook(rt, "restore", snapshot_name, instance, verbose)))
+
+
+@verb(
+    "load a dump pg_dump wrote in place of the database (the replaced one becomes snapshot undo-<time>)",
+    examples="""
+  integrador import-db ~/Downloads/staging.dump      # --format=custom
+  integrador import-db staging.sql.gz                # plain SQL, gzipped or not
+  integrador import-db --file=staging_dir            # --format=directory (or tar)""",
+)
+@stack_options
+@click.argument("dump", metavar="FILE", required=False, type=click.Path())
+@click.option("--file", "dump_option", metavar="FILE", help="The dump, as an option (make: FILE=).")
+@pass_runtime
+def import_db(rt: Runtime, instance: str, verbose: int, dump: str | None, dump_option: str | None) -> None:
+    """Load a dump in place of the stack's database (playbooks/snapshot.yml, import): plain SQL
+    (.sql, .sql.gz), or pg_dump's custom, tar or directory format. It is loaded into a scratch
+    database first without production's owners and grants, checked (tables, vector columns, an
+    Alembic revision this checkout has), then swapped in; the API's start applies this checkout's
+    migrations to it and never seeds it. Redis is unchanged. Does not ask: the database it replaces
+    is kept as the automatic snapshot undo-<time>, which the summary names. FILE is a path on the
+    machine the stack runs on."""
+    if dump and dump_option:
+        raise click.UsageError("Give the dump once: FILE or --file.")
+    chosen = dump or dump_option
+    if not chosen:
+        if rt.make:
+            raise Stop("usage: make import-db FILE=<what pg_dump wrote>", 2)
+        raise click.UsageError("Missing argument 'FILE': the dump (what pg_dump wrote).")
+    text = unsafe_extra_vars(os.path.abspath(os.path.expanduser(chosen)), "integrador_import_file")
+    if rt.dry_run:
+        argv = snapshot_playbook(rt, "import", "", instance, verbose, ["-e", "@EXTRA_VARS"])
+        rt.run(argv, shown=shlex.join(argv) + f"  # EXTRA_VARS: a temporary file holding {text.strip()}")
+        return
+    handle, path = tempfile.mkstemp(prefix="integrador-import-", suffix=".yml")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", errors="surrogateescape") as file:
+            file.write(text)
+        rc = rt.run(snapshot_playbook(rt, "import", "", instance, verbose, ["-e", f"@{path}"]))
+    finally:
+        os.unlink(path)
+    rt.finish(rc)
 
 
 @verb("remove a snapshot", examples="  integrador drop-snapshot --name before-migration")

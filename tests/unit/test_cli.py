@@ -149,6 +149,30 @@ def test_restore_hands_the_backup_over_in_an_unsafe_extra_vars_file(recorder: Re
     assert not Path(call[5][1:]).exists()
 
 
+@pytest.mark.parametrize("how", ["argument", "option"])
+def test_import_db_hands_the_absolute_path_over_in_an_unsafe_extra_vars_file(
+    how: str, recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    given = ["my dump's {{ x }}.sql"] if how == "argument" else ["--file", "my dump's {{ x }}.sql"]
+    result = invoke("import-db", *given, "--instance", "b")
+    assert result.exit_code == 0, result.output
+    [call] = recorder.calls
+    assert call[:4] == [C, "playbooks/snapshot.yml", "-e", "integrador_snapshot_action=import"]
+    assert call[4] == "-e" and call[5].startswith("@") and call[6:8] == ["-e", "integrador_instance=b"]
+    # Relative to where the user stood, and never templated by Ansible (!unsafe).
+    assert call[8] == unsafe_extra_vars(str(tmp_path / "my dump's {{ x }}.sql"), "integrador_import_file")
+    assert not Path(call[5][1:]).exists()
+
+
+def test_import_db_without_a_file_says_how_and_runs_nothing(recorder: Recorder) -> None:
+    result = invoke("import-db")
+    assert result.exit_code == 2 and "Missing argument 'FILE'" in result.output, result.output
+    both = invoke("import-db", "a.sql", "--file", "b.sql")
+    assert both.exit_code == 2 and "Give the dump once" in both.output, both.output
+    assert recorder.calls == []
+
+
 def test_workstation_asks_for_the_sudo_password_only_when_sudo_needs_one(
     recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
