@@ -81,6 +81,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "INSERT INTO alembic_version VALUES ('rev_staging')",
             "ALTER TABLE menu_item OWNER TO prod_owner",
             "GRANT SELECT ON menu_item TO prod_owner",
+            # A developer's database dumped: this tool's marks came with it (schema
+            # integrador_provisioning): it was migrated and seeded there.
+            "CREATE SCHEMA integrador_provisioning",
+            "CREATE TABLE integrador_provisioning.marks (name text PRIMARY KEY, value text NOT NULL,"
+            " recorded_at timestamptz NOT NULL DEFAULT now())",
+            "INSERT INTO integrador_provisioning.marks (name, value) VALUES ('migrations', 'f00d'), "
+            "('seed', 'x')",
         ):
             sql(here, statement, SOURCE)
         dumps = tmp_path_factory.mktemp("dumps")
@@ -160,7 +167,7 @@ def test_each_format_pg_dump_writes_is_imported_whole(stack: dict[str, Any], nam
 
     assert done.rc == 0, done.output
     imported = done.result["imported"]
-    assert imported == {"kind": kind, "tables": 2, "vector_columns": 1, "revision": "rev_staging"}, imported
+    assert imported == {"kind": kind, "tables": 3, "vector_columns": 1, "revision": "rev_staging"}, imported
     rows = sql(stack, "SELECT id, name, embedding::text FROM menu_item ORDER BY id")
     assert rows == [(1, "milanesa", "[0.5,1,2]"), (2, "empanada", None)]
     assert sql(
