@@ -549,6 +549,25 @@ def unsafe_extra_vars(backup: str, key: str = "backup") -> str:
     return '!unsafe {"' + key + '": "' + out + '"}\n'
 
 
+def run_with_extra_vars(
+    rt: Runtime, text: str, prefix: str, playbook: Callable[[list[str]], list[str]]
+) -> None:
+    """Runs playbook(["-e", "@<file>"]) with text in a temporary extra-vars file (removed after),
+    then finishes with its status; under make -n, prints the command and what the file holds."""
+    if rt.dry_run:
+        argv = playbook(["-e", "@EXTRA_VARS"])
+        rt.run(argv, shown=shlex.join(argv) + f"  # EXTRA_VARS: a temporary file holding {text.strip()}")
+        return
+    handle, path = tempfile.mkstemp(prefix=prefix, suffix=".yml")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", errors="surrogateescape") as file:
+            file.write(text)
+        rc = rt.run(playbook(["-e", f"@{path}"]))
+    finally:
+        os.unlink(path)
+    rt.finish(rc)
+
+
 yes_option = click.option("--yes", "-y", is_flag=True, help="Go on without asking (make: YES=1).")
 make_yes_option = click.option(
     "--make-yes", hidden=True, default="", type=make_bool("YES", bool_takes("YES", "goes on without asking"))
@@ -605,25 +624,17 @@ def restore(
         "make restore BACKUP=... YES=1",
         f"{PROG} restore BACKUP --yes",
     )
-    text = unsafe_extra_vars(chosen)
-    if rt.dry_run:
-        argv = rt.playbook(
+    run_with_extra_vars(
+        rt,
+        unsafe_extra_vars(chosen),
+        "integrador-restore-",
+        lambda extra: rt.playbook(
             "playbooks/restore.yml",
-            ["-e", "integrador_restore_confirmed=true", "-e", "@EXTRA_VARS"],
+            ["-e", "integrador_restore_confirmed=true", *extra],
             instance=instance,
             verbose=verbose,
-        )
-        rt.run(argv, shown=shlex.join(argv) + f"  # EXTRA_VARS: a temporary file holding {text.strip()}")
-        return
-    handle, path = tempfile.mkstemp(prefix="integrador-restore-", suffix=".yml")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", errors="surrogateescape") as file:
-            file.write(text)
-        extra = ["-e", "integrador_restore_confirmed=true", "-e", f"@{path}"]
-        rc = rt.run(rt.playbook("playbooks/restore.yml", extra, instance=instance, verbose=verbose))
-    finally:
-        os.unlink(path)
-    rt.finish(rc)
+        ),
+    )
 
 
 # --- Snapshots ----------------------------------------------------------------------------------
@@ -767,19 +778,12 @@ def import_db(rt: Runtime, instance: str, verbose: int, dump: str | None, dump_o
         if rt.make:
             raise Stop("usage: make import-db FILE=<what pg_dump wrote>", 2)
         raise click.UsageError("Missing argument 'FILE': the dump (what pg_dump wrote).")
-    text = unsafe_extra_vars(os.path.abspath(os.path.expanduser(chosen)), "integrador_import_file")
-    if rt.dry_run:
-        argv = snapshot_playbook(rt, "import", "", instance, verbose, ["-e", "@EXTRA_VARS"])
-        rt.run(argv, shown=shlex.join(argv) + f"  # EXTRA_VARS: a temporary file holding {text.strip()}")
-        return
-    handle, path = tempfile.mkstemp(prefix="integrador-import-", suffix=".yml")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", errors="surrogateescape") as file:
-            file.write(text)
-        rc = rt.run(snapshot_playbook(rt, "import", "", instance, verbose, ["-e", f"@{path}"]))
-    finally:
-        os.unlink(path)
-    rt.finish(rc)
+    run_with_extra_vars(
+        rt,
+        unsafe_extra_vars(os.path.abspath(os.path.expanduser(chosen)), "integrador_import_file"),
+        "integrador-import-",
+        lambda extra: snapshot_playbook(rt, "import", "", instance, verbose, extra),
+    )
 
 
 @verb("remove a snapshot", examples="  integrador drop-snapshot --name before-migration")

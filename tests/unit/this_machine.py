@@ -90,3 +90,31 @@ def standin_stack(
     finally:
         postgres.remove(force=True)
         redis.remove(force=True)
+
+
+def pg_rows(port: int, password: str, dbname: str, query: str) -> list[tuple[Any, ...]]:
+    """One statement on a stand-in PostgreSQL through psycopg2 (as user postgres, autocommit):
+    its rows, none for a command. Independent of the modules' own psql."""
+    import psycopg2  # only the tests that talk to PostgreSQL need it
+
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", password=password, dbname=dbname)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def pg_connects(port: int, password: str, dbname: str) -> bool:
+    """Whether the server lets us in (the ready probe answers during the image's first-start init)."""
+    import psycopg2
+
+    try:
+        psycopg2.connect(
+            host="127.0.0.1", port=port, user="postgres", password=password, dbname=dbname
+        ).close()
+        return True
+    except psycopg2.OperationalError:
+        return False

@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import redis as redis_client
 from ansible_adhoc import run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
-from this_machine import eventually, standin_stack
+from this_machine import eventually, pg_connects, pg_rows, standin_stack
 
 snap = load(ROOT / "module_utils" / "integrador_snapshot.py", "integrador_snapshot_under_test")
 probe = load(ROOT / "module_utils" / "integrador_probe.py", "integrador_probe_for_snapshot")
@@ -35,7 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         assert eventually(lambda: probe.postgres("127.0.0.1", pg_port)[0]), db.logs(tail=30)
         assert eventually(lambda: probe.redis("127.0.0.1", redis_port, REDIS_PASSWORD)[0]), rd.logs(tail=30)
         # The ready probe answers during the image's first-start init: wait for the real server.
-        assert eventually(lambda: _connects(pg_port)), db.logs(tail=30)
+        assert eventually(lambda: pg_connects(pg_port, PG_PASSWORD, DB)), db.logs(tail=30)
         root = tmp_path_factory.mktemp("checkout")
         (root / ".git").mkdir()
         (root / ".git" / "HEAD").write_text("ref: refs/heads/feature/menus\n")
@@ -47,27 +46,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         }
 
 
-def _connects(port: int) -> bool:
-    try:
-        psycopg2.connect(
-            host="127.0.0.1", port=port, user="postgres", password=PG_PASSWORD, dbname=DB
-        ).close()
-        return True
-    except psycopg2.OperationalError:
-        return False
-
-
 def sql(stack: dict[str, Any], query: str, db: str = DB) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(
-        host="127.0.0.1", port=stack["pg_port"], user="postgres", password=PG_PASSWORD, dbname=db
-    )
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
+    return pg_rows(stack["pg_port"], PG_PASSWORD, db, query)
 
 
 def rds(stack: dict[str, Any], db: int = 0) -> redis_client.Redis:

@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import redis as redis_client
 from ansible_adhoc import run_module
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from module_loader import ROOT, load
-from this_machine import eventually, standin_stack
+from this_machine import eventually, pg_connects, pg_rows, standin_stack
 
 snap = load(ROOT / "module_utils" / "integrador_snapshot.py", "integrador_snapshot_for_import")
 probe = load(ROOT / "module_utils" / "integrador_probe.py", "integrador_probe_for_import")
@@ -35,26 +34,7 @@ UNTOUCHED = "The current database was not touched."
 
 
 def sql(stack: dict[str, Any], query: str, db: str = DB) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(
-        host="127.0.0.1", port=stack["pg_port"], user="postgres", password=PG_PASSWORD, dbname=db
-    )
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
-
-
-def _connects(port: int) -> bool:
-    try:
-        psycopg2.connect(
-            host="127.0.0.1", port=port, user="postgres", password=PG_PASSWORD, dbname=DB
-        ).close()
-        return True
-    except psycopg2.OperationalError:
-        return False
+    return pg_rows(stack["pg_port"], PG_PASSWORD, db, query)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The stack, and the source database dumped in every format into a folder of this machine."""
     with standin_stack(PREFIX, DB, PG_PASSWORD, REDIS_PASSWORD) as (db, _rd, pg_port, redis_port):
         assert eventually(lambda: probe.postgres("127.0.0.1", pg_port)[0]), db.logs(tail=30)
-        assert eventually(lambda: _connects(pg_port)), db.logs(tail=30)
+        assert eventually(lambda: pg_connects(pg_port, PG_PASSWORD, DB)), db.logs(tail=30)
         here: dict[str, Any] = {
             "pg_port": pg_port,
             "redis_port": redis_port,
