@@ -207,11 +207,27 @@ class Stack:
         argv = ["psql", "--no-psqlrc", "-qAtX", "-v", "ON_ERROR_STOP=1", "-U", self.p["user"], "-d", database]
         for statement in sql:
             argv += ["-c", statement]
+        return self.in_container(argv)
+
+    def in_container(self, argv: list[str]) -> tuple[int, str, str]:
         try:
             code, out, err = self.docker.exec_run(self.p["container"], argv)
         except DockerError as exc:
-            raise SnapshotError(f"psql in {self.p['container']} could not run: {exc}") from exc
+            raise SnapshotError(f"{argv[0]} in {self.p['container']} could not run: {exc}") from exc
         return code, out.decode(errors="replace"), err.decode(errors="replace")
+
+    def psql_while_in_use(self, *sql: str) -> str | None:
+        """psql, again while PostgreSQL says a database is being accessed by other users (a client
+        reconnecting between the close and the statement); None once it succeeds, else its error."""
+        last = ""
+        for _ in range(ATTEMPTS):
+            code, out, err = self.psql(*sql)
+            if code == 0:
+                return None
+            last = err.strip() or out.strip()
+            if "is being accessed by other users" not in last:
+                break
+        return last
 
     def sql(self, *statements: str, database: str = "postgres") -> str:
         code, out, err = self.psql(*statements, database=database)
@@ -221,19 +237,13 @@ class Stack:
 
     def copy_database(self, source: str, target: str) -> None:
         """CREATE DATABASE target TEMPLATE source, closing the sessions open on source first."""
-        last = ""
-        for _ in range(ATTEMPTS):
-            code, out, err = self.psql(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                f"WHERE datname = {sql_literal(source)} AND pid <> pg_backend_pid()",
-                f"CREATE DATABASE {sql_ident(target)} TEMPLATE {sql_ident(source)}",
-            )
-            if code == 0:
-                return
-            last = err.strip() or out.strip()
-            if "is being accessed by other users" not in last:
-                break
-        raise SnapshotError(f"PostgreSQL could not copy database {source} ({last})")
+        last = self.psql_while_in_use(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = {sql_literal(source)} AND pid <> pg_backend_pid()",
+            f"CREATE DATABASE {sql_ident(target)} TEMPLATE {sql_ident(source)}",
+        )
+        if last is not None:
+            raise SnapshotError(f"PostgreSQL could not copy database {source} ({last})")
 
     def revision(self, database: str = "") -> str:
         db = database or self.p["database"]
@@ -361,32 +371,20 @@ class Stack:
     def swap_in(self, scratch: str, undo_db: str, meta: str) -> None:
         """In one transaction, the live database becomes undo_db (a snapshot, with record meta) and
         scratch takes the live name; or, when it cannot, nothing changed (SnapshotError)."""
-        live, last = self.p["database"], ""
-        for _ in range(ATTEMPTS):
-            code, out, err = self.psql(
-                "BEGIN; "
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                f"WHERE datname = {sql_literal(live)} AND pid <> pg_backend_pid(); "
-                f"ALTER DATABASE {sql_ident(live)} RENAME TO {sql_ident(undo_db)}; "
-                f"ALTER DATABASE {sql_ident(scratch)} RENAME TO {sql_ident(live)}; "
-                f"COMMENT ON DATABASE {sql_ident(undo_db)} IS {sql_literal(meta)}; "
-                "COMMIT;"
-            )
-            if code == 0:
-                return
-            last = err.strip() or out.strip()
-            if "is being accessed by other users" not in last:
-                break
-        raise SnapshotError(f"PostgreSQL could not swap the databases, nothing changed ({last})")
+        live = self.p["database"]
+        last = self.psql_while_in_use(
+            "BEGIN; "
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = {sql_literal(live)} AND pid <> pg_backend_pid(); "
+            f"ALTER DATABASE {sql_ident(live)} RENAME TO {sql_ident(undo_db)}; "
+            f"ALTER DATABASE {sql_ident(scratch)} RENAME TO {sql_ident(live)}; "
+            f"COMMENT ON DATABASE {sql_ident(undo_db)} IS {sql_literal(meta)}; "
+            "COMMIT;"
+        )
+        if last is not None:
+            raise SnapshotError(f"PostgreSQL could not swap the databases, nothing changed ({last})")
 
     # --- make import-db ---------------------------------------------------------------------------
-
-    def in_container(self, argv: list[str]) -> tuple[int, str, str]:
-        try:
-            code, out, err = self.docker.exec_run(self.p["container"], argv)
-        except DockerError as exc:
-            raise SnapshotError(f"{argv[0]} in {self.p['container']} could not run: {exc}") from exc
-        return code, out.decode(errors="replace"), err.decode(errors="replace")
 
     def import_dump(self, path: str, known: list[str] | None, undo: str, taken: str) -> dict[str, Any]:
         """The dump at path loaded into a scratch database, checked, then swapped in for the live
